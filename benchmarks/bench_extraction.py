@@ -1,0 +1,340 @@
+"""Benchmark main-content extraction against human ground truth.
+
+Data (never copied into the repository; the script skips with a message when absent):
+
+* ``zyte-aeb``: Zyte article extraction benchmark, 181 news/blog articles. Metric: 4-shingle
+  precision/recall averaged over pages, F1 of the averages.
+* ``wcxb-dev``: WCXB development split (stratified subset), 7 page types. Metric: word-bag
+  F1 per page, averaged over pages, per page type and overall. Credit: "WCXB: Web Content
+  Extraction Benchmark" (CC-BY-4.0).
+
+Systems: ``ours`` (``crawler._html.extract_html`` in markdown, as ``get_url`` uses it),
+``baseline`` (what ``ours`` was before issue 5: trafilatura markdown, comments off),
+``trafilatura`` (defaults), ``trafilatura-precision`` (favor_precision), ``readability``
+(readability-lxml, only if importable) and ``bs4`` (BeautifulSoup ``get_text``, a floor).
+
+Usage::
+
+    python benchmarks/bench_extraction.py                 # everything, writes results_extraction.md
+    python benchmarks/bench_extraction.py --limit 5       # smoke run, nothing written
+    python benchmarks/bench_extraction.py --systems ours,trafilatura --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _scoring import Scores, markdown_to_text, shingle_prf, summarize, word_bag_prf  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+RESULTS_FILE = Path(__file__).resolve().parent / "results_extraction.md"
+ALL_SYSTEMS = ("ours", "baseline", "trafilatura", "trafilatura-precision", "readability", "bs4")
+DEFAULT_WORKERS = 2
+WCXB_TYPES = ("article", "forum", "product", "collection", "listing", "documentation", "service")
+
+
+# --------------------------------------------------------------------------- systems
+
+
+def _ours(html: bytes, url: str | None) -> str:
+    from crawler._html import extract_html
+    from crawler.errors import ExtractionError
+
+    try:
+        return extract_html(html, url=url, output_format="markdown").text
+    except ExtractionError:
+        return ""
+
+
+def _baseline(html: bytes, url: str | None) -> str:
+    import trafilatura
+
+    return (
+        trafilatura.extract(
+            html, url=url, output_format="markdown", include_links=True, include_comments=False
+        )
+        or ""
+    )
+
+
+def _trafilatura(html: bytes, url: str | None) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html, url=url) or ""
+
+
+def _trafilatura_precision(html: bytes, url: str | None) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html, url=url, favor_precision=True) or ""
+
+
+def _readability(html: bytes, url: str | None) -> str:
+    import lxml.html
+    from readability import Document  # type: ignore[import-not-found]
+
+    summary = Document(html, url=url).summary(html_partial=True)
+    return lxml.html.fromstring(summary).text_content() if summary.strip() else ""
+
+
+def _bs4(html: bytes, url: str | None) -> str:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "lxml").get_text(" ")
+
+
+SYSTEMS: dict[str, Callable[[bytes, str | None], str]] = {
+    "ours": _ours,
+    "baseline": _baseline,
+    "trafilatura": _trafilatura,
+    "trafilatura-precision": _trafilatura_precision,
+    "readability": _readability,
+    "bs4": _bs4,
+}
+
+
+def _available(names: Sequence[str]) -> list[str]:
+    kept = []
+    for name in names:
+        if name == "readability":
+            try:
+                import readability  # type: ignore[import-not-found]  # noqa: F401
+            except ImportError:
+                print(
+                    "skipping readability: readability-lxml is not installed "
+                    "(pip install readability-lxml, in the benchmark venv)",
+                    file=sys.stderr,
+                )
+                continue
+        kept.append(name)
+    return kept
+
+
+# --------------------------------------------------------------------------- data
+
+Task = tuple[str, str, str, str | None, str, str]  # dataset, id, page type, url, path, reference
+
+
+def load_zyte(root: Path, limit: int | None) -> list[Task]:
+    truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+    tasks: list[Task] = []
+    for page_id in sorted(truth):
+        record = truth[page_id]
+        path = root / "html" / f"{page_id}.html.gz"
+        if path.exists():
+            tasks.append(
+                ("zyte", page_id, "article", record.get("url"), str(path), record["articleBody"])
+            )
+    return tasks[:limit] if limit else tasks
+
+
+def load_wcxb(root: Path, limit: int | None) -> list[Task]:
+    meta = json.loads((root / "metadata.json").read_text(encoding="utf-8"))["files"]
+    with gzip.open(root / "ground-truth.json.gz", "rt", encoding="utf-8") as fh:
+        truth = json.load(fh)
+    per_type: dict[str, int] = defaultdict(int)
+    tasks: list[Task] = []
+    for page_id in sorted(meta):
+        page_type = meta[page_id]["page_type"]
+        record = truth.get(page_id)
+        path = root / "html" / f"{page_id}.html.gz"
+        if record is None or not path.exists():
+            continue
+        if limit and per_type[page_type] >= limit:
+            continue
+        per_type[page_type] += 1
+        reference = record["ground_truth"]["main_content"] or ""
+        tasks.append(("wcxb", page_id, page_type, record.get("url"), str(path), reference))
+    return tasks
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _run_task(args: tuple[Task, tuple[str, ...]]) -> dict:
+    (dataset, page_id, page_type, url, path, reference), systems = args
+    html = gzip.open(path).read()
+    out: dict = {"dataset": dataset, "id": page_id, "type": page_type, "systems": {}}
+    for name in systems:
+        start = time.perf_counter()
+        try:
+            text = SYSTEMS[name](html, url)
+            error = None
+        except Exception as exc:  # a peer crashing on one page scores zero on it
+            text, error = "", f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - start
+        plain = markdown_to_text(text)
+        if dataset == "zyte":
+            precision, recall = shingle_prf(plain, reference)
+        else:
+            precision, recall = word_bag_prf(plain, reference)
+        out["systems"][name] = {
+            "p": precision,
+            "r": recall,
+            "s": elapsed,
+            **({"error": error} if error else {}),
+        }
+    return out
+
+
+_WARM_UP = (
+    b"<html><head><title>Warm up</title></head><body><article><h1>Warm up</h1>"
+    + b"<p>Imports and caches load on the first call, which is not what we time.</p>" * 20
+    + b"</article></body></html>"
+)
+
+
+def _warm_up(systems: tuple[str, ...]) -> None:
+    for name in systems:
+        try:
+            SYSTEMS[name](_WARM_UP, "https://example.org/warm-up")
+        except Exception:  # the real run reports errors page by page
+            pass
+
+
+def run(tasks: list[Task], systems: Sequence[str], workers: int) -> list[dict]:
+    jobs = [(task, tuple(systems)) for task in tasks]
+    if workers <= 1:
+        _warm_up(tuple(systems))
+        return [_run_task(job) for job in jobs]
+    with multiprocessing.Pool(workers, initializer=_warm_up, initargs=(tuple(systems),)) as pool:
+        return list(pool.imap_unordered(_run_task, jobs, chunksize=4))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _scores(rows: list[dict], system: str) -> Scores:
+    return summarize((row["systems"][system]["p"], row["systems"][system]["r"]) for row in rows)
+
+
+def _ms(rows: list[dict], system: str) -> float:
+    return 1000 * sum(row["systems"][system]["s"] for row in rows) / max(1, len(rows))
+
+
+def report(results: list[dict], systems: Sequence[str]) -> str:
+    lines = ["## Main-content extraction", ""]
+    wcxb = [row for row in results if row["dataset"] == "wcxb"]
+    zyte = [row for row in results if row["dataset"] == "zyte"]
+    if wcxb:
+        types = [t for t in WCXB_TYPES if any(row["type"] == t for row in wcxb)]
+        by_type = {t: [row for row in wcxb if row["type"] == t] for t in types}
+        counts = ", ".join(f"{t} {len(by_type[t])}" for t in types)
+        lines += [
+            f"WCXB dev split ({len(wcxb)} pages: {counts}). Word-bag F1 per page, averaged; "
+            "P and R are averaged page precision and recall. Credit: WCXB: Web Content "
+            "Extraction Benchmark (CC-BY-4.0).",
+            "",
+            "| system | " + " | ".join(types) + " | **overall** | P | R | ms/page |",
+            "|---" * (len(types) + 5) + "|",
+        ]
+        for system in systems:
+            per = [f"{_scores(by_type[t], system).mean_f1:.3f}" for t in types]
+            total = _scores(wcxb, system)
+            lines.append(
+                f"| {system} | " + " | ".join(per) + f" | **{total.mean_f1:.3f}** | "
+                f"{total.precision:.3f} | {total.recall:.3f} | {_ms(wcxb, system):.1f} |"
+            )
+        if "ours" in systems and "baseline" in systems:
+            delta = [
+                _scores(by_type[t], "ours").mean_f1 - _scores(by_type[t], "baseline").mean_f1
+                for t in types
+            ]
+            overall = _scores(wcxb, "ours").mean_f1 - _scores(wcxb, "baseline").mean_f1
+            lines.append(
+                "| *after - before* | "
+                + " | ".join(f"{d:+.3f}" for d in delta)
+                + f" | **{overall:+.3f}** | | | |"
+            )
+        lines.append("")
+    if zyte:
+        lines += [
+            f"Zyte article extraction benchmark ({len(zyte)} pages). 4-shingle precision and "
+            "recall averaged over pages, F1 of the averages.",
+            "",
+            "| system | F1 | P | R | ms/page |",
+            "|---|---|---|---|---|",
+        ]
+        for system in systems:
+            s = _scores(zyte, system)
+            lines.append(
+                f"| {system} | {s.f1:.3f} | {s.precision:.3f} | {s.recall:.3f} | "
+                f"{_ms(zyte, system):.1f} |"
+            )
+        lines.append("")
+    errors = sum(1 for row in results for v in row["systems"].values() if "error" in v)
+    if errors:
+        lines += [f"{errors} page runs raised an error and scored zero.", ""]
+    lines += [
+        "*before* = `baseline` (trafilatura markdown, comments off), *after* = `ours`. "
+        "Timings are wall-clock per page, including parsing, with "
+        f"{DEFAULT_WORKERS} worker processes on a shared machine.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    """Run the benchmark and return its markdown section ("" when the data is absent)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None,
+                        help="at most N pages per dataset (per page type for WCXB); smoke run")
+    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS),
+                        help=f"comma-separated, from {', '.join(ALL_SYSTEMS)}")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="folder holding zyte-aeb/ and wcxb-dev/ (default ../shared/data)")
+    parser.add_argument("--datasets", default="wcxb,zyte", help="comma-separated: wcxb, zyte")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--json", type=Path, default=None, help="write per-page scores here")
+    parser.add_argument("--no-write", action="store_true",
+                        help=f"do not write {RESULTS_FILE.name} (implied by --limit)")
+    args = parser.parse_args(argv)
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        parser.error(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    systems = _available(systems)
+    datasets = {d.strip() for d in args.datasets.split(",") if d.strip()}
+
+    tasks: list[Task] = []
+    for name, loader in (("wcxb", load_wcxb), ("zyte", load_zyte)):
+        folder = args.data_dir / ("wcxb-dev" if name == "wcxb" else "zyte-aeb")
+        if name not in datasets:
+            continue
+        if not folder.is_dir():
+            print(f"skipping {name}: {folder} not found (pass --data-dir)", file=sys.stderr)
+            continue
+        tasks += loader(folder, args.limit)
+    if not tasks:
+        print("no benchmark data found: nothing to run", file=sys.stderr)
+        return ""
+
+    start = time.perf_counter()
+    results = run(tasks, systems, args.workers)
+    print(f"{len(tasks)} pages x {len(systems)} systems in {time.perf_counter() - start:.0f} s",
+          file=sys.stderr)
+    results.sort(key=lambda row: (row["dataset"], row["id"]))
+    section = report(results, systems)
+    print(section)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if not args.limit and not args.no_write and datasets >= {"wcxb", "zyte"}:
+        RESULTS_FILE.write_text(section, encoding="utf-8")
+    return section
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Main-content extraction from HTML pages.
+
+Baseline: trafilatura's main-content extractor (comments off, tables kept, links
+kept as markdown in markdown mode) plus its metadata. When trafilatura finds
+nothing, the visible text of the body minus script, style, navigation, header,
+footer, aside and forms is returned instead, so a page that holds text never
+comes back empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from copy import deepcopy
+from typing import Literal
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from ._models import Document
+from .errors import ExtractionError
+
+__all__ = ["DEFAULT_OUTPUT_FORMAT", "OUTPUT_FORMATS", "extract_html"]
+
+logger = logging.getLogger(__name__)
+
+OutputFormat = Literal["markdown", "text"]
+OUTPUT_FORMATS: tuple[str, ...] = ("markdown", "text")
+DEFAULT_OUTPUT_FORMAT: OutputFormat = "markdown"
+
+# Elements whose text is never main content, used by the fallback.
+_FALLBACK_DROP = (
+    "script", "style", "noscript", "template", "svg", "nav", "header", "footer",
+    "aside", "form", "iframe", "button", "select", "option",
+)
+_BLOCK_TAGS = frozenset(
+    "address article blockquote br dd div dl dt fieldset figcaption figure h1 h2 h3 h4 h5 h6 "
+    "hr li main ol p pre section table tbody td tfoot th thead tr ul".split()
+)
+_MULTI_BLANK = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+def extract_html(
+    html: str | bytes,
+    *,
+    url: str | None = None,
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
+    include_comments: bool = False,
+    include_tables: bool = True,
+) -> Document:
+    """Extract the main content and metadata of an HTML page.
+
+    Args:
+        html: The page, as text or as bytes (the encoding is then detected).
+        url: Where the page came from; used for metadata and relative links.
+        output_format: ``"markdown"`` (headings, lists, tables, links) or ``"text"``.
+        include_comments: Keep reader comments under an article.
+        include_tables: Keep the content of ``<table>`` elements.
+
+    Returns:
+        A :class:`~crawler.Document` whose ``text`` is never empty.
+
+    Raises:
+        ExtractionError: The page holds no text at all.
+        ValueError: ``output_format`` is not one of :data:`OUTPUT_FORMATS`.
+        TypeError: ``html`` is neither ``str`` nor ``bytes``.
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}"
+        )
+    if not isinstance(html, (str, bytes)):
+        raise TypeError(f"html must be str or bytes, not {type(html).__name__}")
+    tree = _parse(html)
+    if tree is None:
+        raise ExtractionError("The page is empty or is not HTML: nothing to extract.", url=url)
+
+    markdown = output_format == "markdown"
+    result = trafilatura.bare_extraction(
+        deepcopy(tree),
+        url=url,
+        with_metadata=True,
+        include_comments=include_comments,
+        include_tables=include_tables,
+        include_links=markdown,
+        include_formatting=markdown,
+        include_images=False,
+    )
+    text = ""
+    if result is not None and result.text:
+        text = _tidy(result.text)
+    extractor = "trafilatura"
+    if not text:
+        text = _fallback_text(tree)
+        extractor = "fallback"
+    if not text:
+        raise ExtractionError("The page holds no text to extract.", url=url)
+
+    return Document(
+        text=text,
+        title=_clean_meta(getattr(result, "title", None)),
+        author=_clean_meta(getattr(result, "author", None)),
+        date=_clean_meta(getattr(result, "date", None)),
+        description=_clean_meta(getattr(result, "description", None)),
+        site_name=_clean_meta(getattr(result, "sitename", None)),
+        language=_page_language(tree),
+        url=url or _clean_meta(getattr(result, "url", None)),
+        content_type="text/html",
+        format=output_format,
+        extractor=extractor,
+    )
+
+
+def _parse(html: str | bytes) -> HtmlElement | None:
+    """Parse the page once; ``None`` when it is empty or not HTML."""
+    if not html or not (html.strip() if isinstance(html, str) else html.strip()):
+        return None
+    try:
+        tree = load_html(html)
+    except (ValueError, TypeError, etree.LxmlError) as exc:
+        logger.debug("HTML parsing failed: %s", exc)
+        return None
+    return tree
+
+
+def _clean_meta(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _page_language(tree: HtmlElement) -> str | None:
+    """The page's declared language: ``<html lang>``, then ``content-language``."""
+    root = tree.getroottree().getroot()
+    lang = root.get("lang") or root.get("xml:lang")
+    if not lang:
+        for meta in root.iterfind(".//meta"):
+            if (meta.get("http-equiv") or "").lower() == "content-language":
+                lang = meta.get("content")
+                break
+    if not lang:
+        return None
+    lang = lang.split(",")[0].strip().replace("_", "-")
+    return lang or None
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return _MULTI_BLANK.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _fallback_text(tree: HtmlElement) -> str:
+    """Visible text of the body without scripts, navigation, header, footer and forms."""
+    root = deepcopy(tree.getroottree().getroot())
+    body = root.find(".//body")
+    if body is None:
+        body = root
+    for element in list(body.iter(*_FALLBACK_DROP)):
+        parent = element.getparent()
+        if parent is not None:
+            element.drop_tree()
+    parts: list[str] = []
+
+    def walk(element: etree._Element) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        block = tag in _BLOCK_TAGS
+        if block:
+            parts.append("\n")
+        if element.text and tag:
+            parts.append(element.text)
+        for child in element:
+            walk(child)
+        if block:
+            parts.append("\n")
+        if element.tail:
+            parts.append(element.tail)
+
+    walk(body)
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    return _tidy("\n".join(line for line in lines if line))
