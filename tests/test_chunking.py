@@ -1,0 +1,235 @@
+"""Tests for summarizer._chunking.split_text."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from summarizer._chunking import MIN_FILL, Chunk, split_text
+from summarizer._tokens import Tokenizer, get_tokenizer
+
+O200K = get_tokenizer("o200k_base")
+CL100K = get_tokenizer("cl100k_base")
+
+WORDS = (
+    "the of and to in a is that for it as was with be by on not he this are or his from at "
+    "which but have an they you were her she there one all we their river mountain library "
+    "summary token budget chapter careful quickly although"
+).split()
+
+
+def prose(paragraphs: int, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(paragraphs):
+        sentences = []
+        for _ in range(rng.randint(2, 7)):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(5, 25))]
+            sentences.append(" ".join(words).capitalize() + rng.choice(".....!?"))
+        out.append(" ".join(sentences))
+    return "\n\n".join(out)
+
+
+def assert_valid(text: str, budget: int, tokenizer: Tokenizer, chunks: list[Chunk]) -> None:
+    assert "".join(c.text for c in chunks) == text
+    position = 0
+    for chunk in chunks:
+        assert chunk.start == position
+        assert chunk.text == text[chunk.start : chunk.end]
+        assert chunk.text  # no empty chunks
+        assert chunk.tokens == tokenizer.count(chunk.text)
+        assert chunk.tokens <= budget
+        if "\ufffd" not in text:
+            assert "\ufffd" not in chunk.text
+        position = chunk.end
+    assert position == len(text)
+
+
+def split_or_too_small(text: str, budget: int, tokenizer: Tokenizer) -> list[Chunk] | None:
+    """Split, accepting the one documented refusal: a character larger than the budget."""
+    try:
+        return split_text(text, budget, tokenizer=tokenizer)
+    except ValueError as exc:
+        assert "too small" in str(exc)
+        assert any(tokenizer.count(ch) > budget for ch in text)
+        return None
+
+
+TEXT = st.lists(
+    st.one_of(
+        st.characters(exclude_categories=("Cs",)),  # any code point but surrogates
+        st.sampled_from(
+            [" ", "  ", "\n", "\n\n", "\r\n", "\t", ". ", "! ", "? ", "。", "！", "？", "；", "…"]
+            + ["日", "本", "語", "中", "文", "한", "국", "🙂", "🦜", "🧑‍🚀", "🇯🇵", "e\u0301"]
+            + ["<|endoftext|>", "a", "b", "word", "Word", "1", "42", "{", "}", "=", "  def"]
+        ),
+    ),
+    max_size=200,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXT, budget=st.integers(1, 300))
+def test_properties_with_encoding(text: str, budget: int) -> None:
+    chunks = split_or_too_small(text, budget, O200K)
+    if chunks is not None:
+        assert_valid(text, budget, O200K, chunks)
+        if text:
+            assert chunks
+        if text and O200K.count(text) <= budget:
+            assert len(chunks) == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXT, budget=st.integers(1, 300))
+def test_properties_with_counter(text: str, budget: int) -> None:
+    counter = Tokenizer.from_counter(CL100K.count, name="cl100k-as-counter")
+    chunks = split_or_too_small(text, budget, counter)
+    if chunks is not None:
+        assert_valid(text, budget, counter, chunks)
+
+
+@settings(max_examples=30, deadline=None)
+@given(text=TEXT, budget=st.integers(1, 50))
+def test_properties_with_nonmonotonic_counter(text: str, budget: int) -> None:
+    # Words count 1, spaces 0: many prefixes share a count and extending can lower it.
+    words = Tokenizer.from_counter(lambda s: len(s.split()), name="words")
+    chunks = split_text(text, budget, tokenizer=words)
+    assert_valid(text, budget, words, chunks)
+
+
+def test_lone_surrogates_are_handled() -> None:
+    text = "abc \ud800 def. " * 40
+    chunks = split_text(text, 7)
+    assert_valid(text, 7, O200K, chunks)
+
+
+def test_empty_text() -> None:
+    assert split_text("", 10) == []
+    assert split_text("", 10, tokenizer=len) == []
+
+
+@pytest.mark.parametrize("budget", [0, -3])
+def test_budget_below_one(budget: int) -> None:
+    with pytest.raises(ValueError, match="budget must be at least 1"):
+        split_text("some text", budget)
+
+
+def test_budget_must_be_int() -> None:
+    with pytest.raises(TypeError, match="budget must be an int"):
+        split_text("some text", 10.5)  # type: ignore[arg-type]
+
+
+def test_budget_smaller_than_one_character() -> None:
+    with pytest.raises(ValueError, match=r"budget=2 is too small.*'🦜'.*at least 3"):
+        split_text("ok 🦜", 2)
+    assert [c.text for c in split_text("🦜🦜", 3)] == ["🦜", "🦜"]
+
+
+def test_budget_one_on_ascii() -> None:
+    text = "Hello, world. This is fine."
+    chunks = split_text(text, 1)
+    assert_valid(text, 1, O200K, chunks)
+    assert len(chunks) == O200K.count(text)
+
+
+@pytest.mark.parametrize("budget", [20, 100, 500, 2000])
+@pytest.mark.parametrize("tokenizer", [O200K, CL100K], ids=["o200k", "cl100k"])
+def test_fill_on_prose(budget: int, tokenizer: Tokenizer) -> None:
+    text = prose(300)
+    chunks = split_text(text, budget, tokenizer=tokenizer)
+    assert_valid(text, budget, tokenizer, chunks)
+    assert len(chunks) > 3
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * budget
+
+
+def test_fill_with_counter_tokenizer() -> None:
+    text = prose(60)
+    counter = Tokenizer.from_counter(O200K.count)
+    chunks = split_text(text, 200, tokenizer=counter)
+    assert_valid(text, 200, counter, chunks)
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 200
+
+
+def test_prefers_paragraph_then_sentence_boundaries() -> None:
+    text = prose(200)
+    for budget, paragraph_share in ((300, 0.25), (1000, 0.6)):
+        endings = [c.text for c in split_text(text, budget)[:-1]]
+        # The fill window (the last 8% of the budget) nearly always holds a sentence end
+        # and, for larger budgets, often a paragraph end, which then wins.
+        at_sentence = sum(e.endswith(("\n\n", ".", "!", "?")) for e in endings)
+        at_paragraph = sum(e.endswith("\n\n") for e in endings)
+        assert at_sentence >= 0.9 * len(endings)
+        assert at_paragraph >= paragraph_share * len(endings)
+        assert all(not e.endswith(" ") for e in endings)  # whitespace cuts go before blanks
+
+
+def test_cjk_cuts_at_sentence_ends() -> None:
+    sentences = ["今日は晴れです。", "私は図書館で本を読みました！", "明日は雨が降るでしょうか？"]
+    text = "".join(sentences[i % 3] * (1 + i % 2) for i in range(120))
+    chunks = split_text(text, 200)
+    assert_valid(text, 200, O200K, chunks)
+    assert len(chunks) > 3
+    # The fill window (the last 8% of the budget) always holds a sentence end here.
+    assert all(c.text.endswith(("。", "！", "？")) for c in chunks[:-1])
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 200
+
+
+def test_cjk_without_any_punctuation() -> None:
+    text = "漢字仮名交じり文" * 500
+    chunks = split_text(text, 50)
+    assert_valid(text, 50, O200K, chunks)
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 50
+
+
+def test_code_cuts_at_line_ends() -> None:
+    lines = [
+        f"    value_{i} = compute(value_{i - 1}, factor={i % 7})  # step {i}" for i in range(1, 400)
+    ]
+    text = "def pipeline(value_0):\n" + "\n".join(lines) + "\n    return value_399\n"
+    chunks = split_text(text, 500)
+    assert_valid(text, 500, O200K, chunks)
+    assert len(chunks) > 3
+    assert all(c.text.endswith("\n") for c in chunks)
+    assert all(c.text.startswith("    ") for c in chunks[1:])  # indentation stays put
+
+
+def test_emoji_and_combining_marks_never_split() -> None:
+    text = "🧑‍🚀🦜 e\u0301\u0301 🇯🇵 " * 50
+    for budget in (3, 4, 7, 30):
+        chunks = split_text(text, budget)
+        assert_valid(text, budget, O200K, chunks)
+        for chunk in chunks:
+            chunk.text.encode("utf-8")  # whole code points only
+
+
+def test_special_token_text_is_ordinary() -> None:
+    text = "<|endoftext|> " * 100
+    chunks = split_text(text, 10)
+    assert_valid(text, 10, O200K, chunks)
+
+
+def test_accepts_names_and_callables() -> None:
+    text = prose(5)
+    assert split_text(text, 50, tokenizer="gpt-4") == split_text(text, 50, tokenizer=CL100K)
+    by_chars = split_text(text, 50, tokenizer=len)
+    assert all(c.tokens <= 50 for c in by_chars)
+    assert "".join(c.text for c in by_chars) == text
+
+
+def test_ten_megabyte_single_line_is_fast() -> None:
+    rng = random.Random(3)
+    text = " ".join(rng.choice(WORDS) for _ in range(2_300_000)) + "."
+    assert "\n" not in text
+    assert len(text) > 10_000_000
+    started = time.perf_counter()
+    chunks = split_text(text, 1000)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 30, f"took {elapsed:.1f}s"
+    assert "".join(c.text for c in chunks) == text
+    assert max(c.tokens for c in chunks) <= 1000
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 1000
