@@ -1,0 +1,1035 @@
+"""Fetching: one safe, bounded, streamed GET per page.
+
+Layers, as in httpx: :func:`fetch` / :func:`afetch` build a short-lived
+:class:`Fetcher`, which holds the policy (:class:`FetchConfig`) and sends all
+I/O through one ``httpx.Client`` / ``httpx.AsyncClient``.
+
+What a fetch guarantees:
+
+* every hop (the first request and each redirect) goes through the
+  internal-address :class:`~crawler._guard.Guard`; the connection is made to
+  the address that was checked, with the original ``Host`` header and TLS name;
+* one total deadline (``timeout``) covers resolution, connecting, retries,
+  back-off sleeps, redirects and reading the body;
+* the body is decoded here (gzip, deflate, br, at most ``max_encodings`` stacked)
+  in bounded pieces, and the *decoded* size is capped by ``max_bytes``, so a
+  compression bomb stops at the cap with bounded memory;
+* connection errors, 429 and 503 are retried a bounded number of times with
+  back-off, honouring ``Retry-After`` when it fits in the deadline;
+* every httpx exception is translated into a :mod:`crawler.errors` exception.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import TracebackType
+from typing import Any, Protocol
+
+import anyio
+import brotli
+import httpx
+
+from ._charset import decode_body, is_textual
+from ._guard import Guard, Resolver, Target
+from ._models import Page
+from ._useragents import UserAgent, resolve_user_agent
+from .errors import (
+    ConnectError,
+    ContentEncodingError,
+    ContentTooLarge,
+    CrawlerError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    InvalidURL,
+    TooManyRedirects,
+)
+
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_ENCODINGS",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_MAX_RETRY_AFTER",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "FetchConfig",
+    "Fetcher",
+    "afetch",
+    "fetch",
+    "map_httpx_error",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for the whole fetch: every hop, retry, back-off and the body."""
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+"""Cap on the decoded body, in bytes."""
+DEFAULT_MAX_REDIRECTS = 10
+DEFAULT_MAX_ENCODINGS = 2
+"""How many stacked Content-Encodings are decoded (``gzip, br`` is two)."""
+DEFAULT_RETRIES = 2
+"""Extra attempts after a connection error, 429 or 503."""
+DEFAULT_BACKOFF = 0.5
+"""First back-off in seconds; doubled on each further attempt."""
+DEFAULT_MAX_RETRY_AFTER = 30.0
+"""Longest ``Retry-After`` honoured; a longer one ends the fetch with the status error."""
+
+_MAX_BACKOFF = 10.0
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_RETRY_CODES = frozenset({429, 503})
+_DECODE_CHUNK = 64 * 1024
+_ACCEPT_ENCODING = "gzip, deflate, br"
+_MAX_TLS_POOLS = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchConfig:
+    """Policy for a :class:`Fetcher`. Every field has a ``DEFAULT_*`` constant.
+
+    Attributes:
+        user_agent: ``None`` (honest default), a preset name (``"chrome"``,
+            ``"firefox"``, ``"safari"``, ``"edge"``, ``"mobile"``...) or any string.
+        headers: extra request headers sent with every request.
+        timeout: total seconds for a fetch, across hops, retries and body.
+        max_bytes: cap on the decoded body size.
+        max_redirects: redirects followed before :class:`TooManyRedirects`.
+        max_encodings: stacked Content-Encodings allowed.
+        retries: extra attempts on connection errors, 429 and 503.
+        backoff: first back-off delay in seconds (doubles per attempt).
+        max_retry_after: longest ``Retry-After`` the fetcher waits for.
+        allow_private: allow internal addresses (loopback, private, metadata...).
+        allowed_hosts: host names or CIDRs exempt from the address check.
+        respect_robots: check robots.txt before each hop.
+        verify: verify TLS certificates (leave on outside tests).
+    """
+
+    user_agent: str | UserAgent | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    max_encodings: int = DEFAULT_MAX_ENCODINGS
+    retries: int = DEFAULT_RETRIES
+    backoff: float = DEFAULT_BACKOFF
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    allow_private: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    respect_robots: bool = False
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+        if math.isinf(self.timeout) or math.isnan(self.timeout):
+            raise ValueError("timeout must be finite; a fetch always has a deadline")
+        for name in ("max_bytes", "max_encodings"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for name in ("max_redirects", "retries"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        if self.backoff < 0 or self.max_retry_after < 0:
+            raise ValueError("backoff and max_retry_after must not be negative")
+        if isinstance(self.allowed_hosts, str):
+            raise TypeError("allowed_hosts must be a list of host names or CIDRs, not a string")
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+        object.__setattr__(self, "headers", dict(self.headers))
+        if any(k.lower() == "host" for k in self.headers):
+            raise ValueError("headers must not set Host; the fetcher sets it from the URL")
+        resolve_user_agent(self.user_agent)  # validate early
+
+
+# --------------------------------------------------------------------------------------
+# Content decoding
+
+
+class _Decoder(Protocol):
+    def feed(self, data: bytes) -> Iterator[bytes]: ...
+
+    def flush(self) -> Iterator[bytes]: ...
+
+
+class _ZlibDecoder:
+    """gzip or deflate, producing at most ``_DECODE_CHUNK`` bytes per piece."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._raw_fallback = kind == "deflate"
+        self._started = False
+        self._done = False
+        self._d = zlib.decompressobj(31 if kind == "gzip" else 15)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        buf = data
+        while buf and not self._done:
+            try:
+                out = self._d.decompress(buf, _DECODE_CHUNK)
+            except zlib.error as exc:
+                if self._raw_fallback and not self._started:
+                    # "deflate" is meant to be zlib-wrapped; many servers send raw deflate.
+                    self._raw_fallback = False
+                    self._d = zlib.decompressobj(-15)
+                    continue
+                raise ContentEncodingError(f"corrupt {self.kind} body: {exc}") from exc
+            self._started = True
+            if out:
+                yield out
+            if self._d.eof:
+                rest = self._d.unused_data
+                if self.kind == "gzip" and rest and b"\x1f\x8b".startswith(rest[:2]):
+                    self._d = zlib.decompressobj(31)  # concatenated gzip members
+                    buf = rest
+                    continue
+                self._done = True  # trailing bytes after the stream end are ignored
+                return
+            buf = self._d.unconsumed_tail
+            while not buf and len(out) == _DECODE_CHUNK and not self._d.eof:
+                out = self._d.decompress(b"", _DECODE_CHUNK)
+                if out:
+                    yield out
+                buf = self._d.unconsumed_tail
+
+    def flush(self) -> Iterator[bytes]:
+        if self._done:
+            return
+        try:
+            out = self._d.flush()
+        except zlib.error as exc:
+            raise ContentEncodingError(f"corrupt {self.kind} body: {exc}") from exc
+        if out:
+            yield out
+        if self._started and not self._d.eof:
+            logger.warning("%s body ended before the end of its compressed stream", self.kind)
+
+
+class _BrotliDecoder:
+    """Brotli, producing bounded pieces (``output_buffer_limit``)."""
+
+    def __init__(self) -> None:
+        self._d = brotli.Decompressor()
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not data:
+            return
+        self._started = True
+        try:
+            out = self._d.process(data, output_buffer_limit=_DECODE_CHUNK)
+            if out:
+                yield out
+            while not self._d.can_accept_more_data():
+                out = self._d.process(b"", output_buffer_limit=_DECODE_CHUNK)
+                if not out:
+                    break
+                yield out
+        except brotli.error as exc:
+            raise ContentEncodingError(f"corrupt br body: {exc}") from exc
+
+    def flush(self) -> Iterator[bytes]:
+        if self._started and not self._d.is_finished():
+            logger.warning("br body ended before the end of its compressed stream")
+        return iter(())
+
+
+def _decoders_for(headers: httpx.Headers, max_encodings: int) -> list[_Decoder]:
+    """Decoders in the order they must run (reverse of the Content-Encoding list)."""
+    names = [
+        token.strip().lower()
+        for value in headers.get_list("content-encoding")
+        for token in value.split(",")
+    ]
+    names = [n for n in names if n and n != "identity"]
+    if len(names) > max_encodings:
+        raise ContentEncodingError(
+            f"the response stacks {len(names)} content encodings ({', '.join(names[:5])}...); "
+            f"at most {max_encodings} are decoded (raise max_encodings= to allow more)"
+        )
+    decoders: list[_Decoder] = []
+    for name in reversed(names):
+        if name in ("gzip", "x-gzip"):
+            decoders.append(_ZlibDecoder("gzip"))
+        elif name == "deflate":
+            decoders.append(_ZlibDecoder("deflate"))
+        elif name == "br":
+            decoders.append(_BrotliDecoder())
+        else:
+            raise ContentEncodingError(
+                f"unsupported Content-Encoding {name!r}; supported: gzip, deflate, br"
+            )
+    return decoders
+
+
+def _stage(decoder: _Decoder, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+
+
+def _decode_feed(decoders: list[_Decoder], data: bytes) -> Iterator[bytes]:
+    chunks: Iterable[bytes] = (data,)
+    for decoder in decoders:
+        chunks = _stage(decoder, chunks)
+    return iter(chunks)
+
+
+def _decode_flush(decoders: list[_Decoder]) -> Iterator[bytes]:
+    for i, decoder in enumerate(decoders):
+        chunks: Iterable[bytes] = decoder.flush()
+        for later in decoders[i + 1 :]:
+            chunks = _stage(later, chunks)
+        yield from chunks
+
+
+class _BodyReader:
+    """Accumulates decoded pieces and enforces the size cap and the deadline."""
+
+    def __init__(self, fetch: _FetchState, response: httpx.Response, *, truncate: bool) -> None:
+        self.fetch = fetch
+        self.truncate = truncate
+        self.limit = fetch.max_bytes
+        self.size = 0
+        self.parts: list[bytes] = []
+        self.full = False
+        self.decoders = _decoders_for(response.headers, fetch.config.max_encodings)
+        length = response.headers.get("content-length", "")
+        if not self.decoders and length.isdigit() and int(length) > self.limit and not truncate:
+            raise self._too_large()
+
+    def _too_large(self) -> ContentTooLarge:
+        return ContentTooLarge(
+            f"the body of {self.fetch.url} is larger than max_bytes={self.limit:,} bytes "
+            "(counted after decompression); pass a larger max_bytes= to allow it",
+            url=self.fetch.url,
+            limit=self.limit,
+        )
+
+    def add(self, pieces: Iterable[bytes]) -> None:
+        for piece in pieces:
+            if self.size + len(piece) > self.limit:
+                if not self.truncate:
+                    raise self._too_large()
+                self.parts.append(piece[: self.limit - self.size])
+                self.size = self.limit
+                self.full = True
+                return
+            self.size += len(piece)
+            self.parts.append(piece)
+
+    def feed(self, raw: bytes) -> None:
+        self.fetch.check_deadline()
+        self.add(_decode_feed(self.decoders, raw))
+
+    def finish(self) -> bytes:
+        if not self.full:
+            self.add(_decode_flush(self.decoders))
+        return b"".join(self.parts)
+
+
+# --------------------------------------------------------------------------------------
+# Error translation
+
+
+def map_httpx_error(exc: Exception, url: str) -> CrawlerError:
+    """Translate an httpx exception into the matching :mod:`crawler.errors` exception."""
+    if isinstance(exc, CrawlerError):
+        return exc
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchTimeout(f"timed out fetching {url} ({type(exc).__name__})", url=url)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return InvalidURL(f"unsupported URL {url}: {detail}", url=url)
+    if isinstance(exc, httpx.DecodingError):
+        return ContentEncodingError(f"could not decode the body of {url}: {detail}", url=url)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TooManyRedirects(f"too many redirects for {url}", url=url)
+    if isinstance(exc, (httpx.NetworkError, httpx.ProxyError, httpx.ProtocolError)):
+        return ConnectError(f"connection to {url} failed: {detail}", url=url)
+    if isinstance(exc, httpx.InvalidURL):
+        return InvalidURL(f"invalid URL {url}: {detail}", url=url)
+    if isinstance(exc, (httpx.HTTPError, httpx.StreamError)):
+        return FetchError(f"fetching {url} failed: {detail}", url=url)
+    return FetchError(f"fetching {url} failed: {type(exc).__name__}: {detail}", url=url)
+
+
+_RETRYABLE_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Transports: one connection pool per TLS server name
+
+
+class _TLSPartitionedTransport(httpx.BaseTransport):
+    """Routes https requests to a pool per TLS server name.
+
+    Requests go to IP-address URLs, so a single pool would reuse a TLS
+    connection verified for one host name for another host name on the same
+    address. Past ``_MAX_TLS_POOLS`` names, a pool without keep-alive is used.
+    """
+
+    def __init__(self, *, verify: bool) -> None:
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._pools: dict[str, httpx.HTTPTransport] = {}
+        self._plain = httpx.HTTPTransport(verify=verify)
+        self._overflow = httpx.HTTPTransport(
+            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+
+    def _pool(self, request: httpx.Request) -> httpx.HTTPTransport:
+        name = request.extensions.get("sni_hostname")
+        if request.url.scheme != "https" or not name:
+            return self._plain
+        with self._lock:
+            pool = self._pools.get(name)
+            if pool is None:
+                if len(self._pools) >= _MAX_TLS_POOLS:
+                    return self._overflow
+                pool = self._pools[name] = httpx.HTTPTransport(verify=self._verify)
+            return pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool(request).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            pools = [self._plain, self._overflow, *self._pools.values()]
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+
+class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
+    """Async twin of :class:`_TLSPartitionedTransport`."""
+
+    def __init__(self, *, verify: bool) -> None:
+        self._verify = verify
+        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._plain = httpx.AsyncHTTPTransport(verify=verify)
+        self._overflow = httpx.AsyncHTTPTransport(
+            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+
+    def _pool(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
+        name = request.extensions.get("sni_hostname")
+        if request.url.scheme != "https" or not name:
+            return self._plain
+        pool = self._pools.get(name)
+        if pool is None:
+            if len(self._pools) >= _MAX_TLS_POOLS:
+                return self._overflow
+            pool = self._pools[name] = httpx.AsyncHTTPTransport(verify=self._verify)
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool(request).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools = [self._plain, self._overflow, *self._pools.values()]
+        self._pools.clear()
+        for pool in pools:
+            await pool.aclose()
+
+
+def _no_cookie_jar() -> CookieJar:
+    # Requests go to IP-address URLs; a shared jar would file cookies under the
+    # address. Cookies are kept per fetch instead (see _FetchState).
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+# --------------------------------------------------------------------------------------
+# Per-fetch state
+
+
+@dataclass
+class _Hop:
+    target: Target
+    address_index: int = 0
+
+
+class _FetchState:
+    """What one fetch carries across hops: deadline, cookies, redirect history."""
+
+    def __init__(
+        self,
+        config: FetchConfig,
+        url: str,
+        ua: UserAgent,
+        headers: Mapping[str, str],
+        *,
+        deadline: float | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.config = config
+        self.url = url
+        self.ua = ua
+        self.start = time.monotonic()
+        self.deadline = deadline if deadline is not None else self.start + config.timeout
+        self.max_bytes = max_bytes or config.max_bytes
+        self.cookies = httpx.Cookies()
+        self.redirects: list[str] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.headers = {
+            **ua.headers(),
+            "Accept-Encoding": _ACCEPT_ENCODING,
+            **config.headers,
+            **headers,
+        }
+        if any(k.lower() == "host" for k in headers):
+            raise ValueError("headers must not set Host; the fetcher sets it from the URL")
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check_deadline(self) -> float:
+        left = self.remaining()
+        if left <= 0:
+            raise FetchTimeout(
+                f"fetching {self.url} took longer than the total deadline of "
+                f"{self.config.timeout:g} s; pass a larger timeout= to wait longer",
+                url=self.url,
+            )
+        return left
+
+    def build_request(self, client: httpx.Client | httpx.AsyncClient, hop: _Hop) -> httpx.Request:
+        target = hop.target
+        address = target.addresses[hop.address_index]
+        view = httpx.Request("GET", target.url)
+        self.cookies.set_cookie_header(view)
+        headers = dict(self.headers)
+        headers["Host"] = target.host_header
+        cookie = view.headers.get("cookie")
+        if cookie:
+            headers["Cookie"] = cookie
+        left = self.check_deadline()
+        return client.build_request(
+            "GET",
+            target.connect_url(address),
+            headers=headers,
+            timeout=httpx.Timeout(left),
+            extensions=target.extensions,
+        )
+
+    def store_cookies(self, target: Target, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            view = httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                request=httpx.Request("GET", target.url),
+            )
+            self.cookies.extract_cookies(view)
+
+    def next_hop_url(self, target: Target, response: httpx.Response) -> str | None:
+        """The redirect destination, or ``None`` when the response is final."""
+        if response.status_code not in _REDIRECT_CODES:
+            return None
+        location = response.headers.get("location")
+        if not location:
+            return None
+        try:
+            nxt = target.url.join(location.strip()).copy_with(fragment=None)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise InvalidURL(
+                f"{target.url} redirects to an invalid URL {location!r}", url=self.url
+            ) from exc
+        if len(self.redirects) >= self.config.max_redirects:
+            raise TooManyRedirects(
+                f"{self.url} redirected more than max_redirects={self.config.max_redirects} "
+                "times; pass a larger max_redirects= to follow more",
+                url=self.url,
+            )
+        view = httpx.Request("GET", nxt)
+        self.cookies.set_cookie_header(view)
+        key = (str(nxt), view.headers.get("cookie", ""))
+        if key in self.seen:
+            raise TooManyRedirects(f"redirect loop: {self.url} leads back to {nxt}", url=self.url)
+        self.seen.add(key)
+        self.redirects.append(str(nxt))
+        return str(nxt)
+
+    def retry_delay(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to stop retrying."""
+        if attempt >= self.config.retries:
+            return None
+        delay = min(self.config.backoff * (2**attempt), _MAX_BACKOFF)
+        if response is not None:
+            after = _parse_retry_after(response.headers.get("retry-after"))
+            if after is not None:
+                if after > self.config.max_retry_after:
+                    return None
+                delay = after
+        if time.monotonic() + delay >= self.deadline:
+            return None
+        return delay
+
+    def status_error(self, response: httpx.Response, target: Target, attempts: int) -> Exception:
+        status = response.status_code
+        reason = response.reason_phrase or ""
+        hint = ""
+        if status in _RETRY_CODES:
+            after = response.headers.get("retry-after")
+            hint = f" after {attempts} attempt(s)" + (
+                f"; the server asks to retry after {after}" if after else ""
+            )
+        elif status in (401, 403):
+            hint = "; the site refuses this request (a login may be needed)"
+        elif status in (404, 410):
+            hint = "; check the URL"
+        return HTTPStatusError(
+            f"{target.url} answered {status} {reason}{hint}".rstrip(),
+            url=self.url,
+            status_code=status,
+        )
+
+    def page(self, response: httpx.Response, target: Target, content: bytes) -> Page:
+        header_type = response.headers.get("content-type", "")
+        mime = header_type.split(";", 1)[0].strip().lower()
+        if is_textual(header_type, content):
+            text, encoding = decode_body(content, header_type)
+        else:
+            text, encoding = "", ""
+        return Page(
+            url=self.url,
+            final_url=str(target.url),
+            status_code=response.status_code,
+            headers=response.headers,
+            content_type=mime,
+            encoding=encoding,
+            content=content,
+            text=text,
+            redirects=tuple(self.redirects),
+            elapsed=time.monotonic() - self.start,
+        )
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+# --------------------------------------------------------------------------------------
+# The fetcher
+
+
+class Fetcher:
+    """Holds fetch policy and one HTTP client; fetches pages safely.
+
+    Use it as a context manager (``with Fetcher() as f:`` or ``async with``) or
+    call :meth:`close` / :meth:`aclose`. The sync and async clients are created
+    on first use and reused across fetches (connection keep-alive).
+
+    Args:
+        config: a :class:`FetchConfig`; or pass its fields as keyword arguments.
+        transport: an httpx transport (``httpx.MockTransport`` in tests). Used as
+            given for sync fetches if it is a ``BaseTransport``, for async ones
+            if it is an ``AsyncBaseTransport``.
+        resolver: ``host -> IP strings`` used by the address guard; default
+            ``socket.getaddrinfo`` (in a worker thread for async fetches).
+        **options: :class:`FetchConfig` fields (``timeout=``, ``max_bytes=``...).
+    """
+
+    def __init__(
+        self,
+        config: FetchConfig | None = None,
+        *,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        **options: Any,
+    ) -> None:
+        if config is not None and options:
+            raise TypeError("pass either config= or keyword options, not both")
+        self.config = config if config is not None else FetchConfig(**options)
+        self.guard = Guard(
+            allow_private=self.config.allow_private,
+            allowed_hosts=self.config.allowed_hosts,
+            resolver=resolver,
+        )
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+        self._lock = threading.Lock()
+        from ._robots import RobotsCache
+
+        self.robots = RobotsCache(self)
+
+    # -- clients ----------------------------------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "follow_redirects": False,
+            "trust_env": False,  # proxies from the environment must not bypass the guard
+            "cookies": _no_cookie_jar(),
+            "headers": {"User-Agent": resolve_user_agent(self.config.user_agent).user_agent},
+        }
+
+    @property
+    def client(self) -> httpx.Client:
+        """The sync httpx client (created on first use)."""
+        with self._lock:
+            if self._client is None:
+                transport = self._transport
+                if transport is None:
+                    transport = _TLSPartitionedTransport(verify=self.config.verify)
+                elif not isinstance(transport, httpx.BaseTransport):
+                    raise TypeError(
+                        "this Fetcher was given an async-only transport; use afetch(), "
+                        "or pass an httpx.BaseTransport for sync fetches"
+                    )
+                self._client = httpx.Client(transport=transport, **self._client_kwargs())
+            return self._client
+
+    @property
+    def aclient(self) -> httpx.AsyncClient:
+        """The async httpx client (created on first use)."""
+        if self._aclient is None:
+            transport = self._transport
+            if transport is None:
+                transport = _AsyncTLSPartitionedTransport(verify=self.config.verify)
+            elif not isinstance(transport, httpx.AsyncBaseTransport):
+                raise TypeError(
+                    "this Fetcher was given a sync-only transport; use fetch(), "
+                    "or pass an httpx.AsyncBaseTransport for async fetches"
+                )
+            self._aclient = httpx.AsyncClient(transport=transport, **self._client_kwargs())
+        return self._aclient
+
+    def close(self) -> None:
+        """Close the sync client (the async one needs :meth:`aclose`)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients."""
+        self.close()
+        client, self._aclient = self._aclient, None
+        if client is not None:
+            await client.aclose()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- public fetches ---------------------------------------------------------------
+
+    def _state(
+        self,
+        url: str | httpx.URL,
+        user_agent: str | UserAgent | None,
+        headers: Mapping[str, str] | None,
+        **kw: Any,
+    ) -> _FetchState:
+        ua = resolve_user_agent(user_agent if user_agent is not None else self.config.user_agent)
+        return _FetchState(self.config, str(url), ua, headers or {}, **kw)
+
+    def fetch(
+        self,
+        url: str | httpx.URL,
+        *,
+        user_agent: str | UserAgent | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Page:
+        """Fetch ``url`` and return the :class:`Page`.
+
+        Args:
+            url: an http(s) URL.
+            user_agent: overrides the configured user agent for this call.
+            headers: extra headers for this call (added to the configured ones).
+
+        Raises:
+            InvalidURL, BlockedAddress, DisallowedByRobots, FetchTimeout, ConnectError,
+            TooManyRedirects, HTTPStatusError, ContentTooLarge, ContentEncodingError.
+        """
+        state = self._state(url, user_agent, headers)
+        return self._fetch(state, check_robots=self.config.respect_robots)
+
+    async def afetch(
+        self,
+        url: str | httpx.URL,
+        *,
+        user_agent: str | UserAgent | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Page:
+        """Async :meth:`fetch`; the deadline is enforced with a cancel scope."""
+        state = self._state(url, user_agent, headers)
+        return await self._afetch(state, check_robots=self.config.respect_robots)
+
+    # -- sync implementation ----------------------------------------------------------
+
+    def _fetch(self, state: _FetchState, *, check_robots: bool, truncate: bool = False) -> Page:
+        url: str = state.url
+        while True:
+            state.check_deadline()
+            target = self.guard.check(url)
+            if check_robots:
+                self.robots.check(target.url, state)
+            response = self._send(state, target)
+            try:
+                nxt = state.next_hop_url(target, response)
+                if nxt is not None:
+                    url = nxt
+                    continue
+                if response.status_code >= 400:
+                    raise state.status_error(response, target, attempts=1)
+                reader = _BodyReader(state, response, truncate=truncate)
+                try:
+                    for raw in _iter_raw(response):
+                        reader.feed(raw)
+                        if reader.full:
+                            break
+                except httpx.HTTPError as exc:
+                    raise map_httpx_error(exc, state.url) from exc
+                return state.page(response, target, reader.finish())
+            finally:
+                response.close()
+
+    def _send(self, state: _FetchState, target: Target) -> httpx.Response:
+        hop = _Hop(target)
+        attempt = 0
+        while True:
+            request = state.build_request(self.client, hop)
+            try:
+                response = self.client.send(request, stream=True)
+            except _RETRYABLE_TRANSPORT as exc:
+                if hop.address_index + 1 < len(target.addresses):
+                    hop.address_index += 1  # try the next checked address first
+                    continue
+                delay = state.retry_delay(attempt, None)
+                if delay is None:
+                    raise map_httpx_error(exc, state.url) from exc
+                logger.info("retrying %s in %.2f s after %s", state.url, delay, exc)
+                hop.address_index = 0
+            except httpx.HTTPError as exc:
+                raise map_httpx_error(exc, state.url) from exc
+            else:
+                state.store_cookies(target, response)
+                if response.status_code not in _RETRY_CODES:
+                    return response
+                delay = state.retry_delay(attempt, response)
+                response.close()
+                if delay is None:
+                    raise state.status_error(response, target, attempt + 1)
+                logger.info(
+                    "retrying %s in %.2f s after %d", state.url, delay, response.status_code
+                )
+            attempt += 1
+            time.sleep(delay)
+
+    # -- async implementation ---------------------------------------------------------
+
+    async def _afetch(
+        self, state: _FetchState, *, check_robots: bool, truncate: bool = False
+    ) -> Page:
+        try:
+            with anyio.fail_after(max(state.remaining(), 0.0)):
+                return await self._afetch_hops(state, check_robots=check_robots, truncate=truncate)
+        except TimeoutError as exc:
+            raise FetchTimeout(
+                f"fetching {state.url} took longer than the total deadline of "
+                f"{state.config.timeout:g} s; pass a larger timeout= to wait longer",
+                url=state.url,
+            ) from exc
+
+    async def _afetch_hops(self, state: _FetchState, *, check_robots: bool, truncate: bool) -> Page:
+        url: str = state.url
+        while True:
+            state.check_deadline()
+            target = await self.guard.acheck(url)
+            if check_robots:
+                await self.robots.acheck(target.url, state)
+            response = await self._asend(state, target)
+            try:
+                nxt = state.next_hop_url(target, response)
+                if nxt is not None:
+                    url = nxt
+                    continue
+                if response.status_code >= 400:
+                    raise state.status_error(response, target, attempts=1)
+                reader = _BodyReader(state, response, truncate=truncate)
+                try:
+                    async for raw in _aiter_raw(response):
+                        reader.feed(raw)
+                        if reader.full:
+                            break
+                except httpx.HTTPError as exc:
+                    raise map_httpx_error(exc, state.url) from exc
+                return state.page(response, target, reader.finish())
+            finally:
+                await response.aclose()
+
+    async def _asend(self, state: _FetchState, target: Target) -> httpx.Response:
+        hop = _Hop(target)
+        attempt = 0
+        while True:
+            request = state.build_request(self.aclient, hop)
+            try:
+                response = await self.aclient.send(request, stream=True)
+            except _RETRYABLE_TRANSPORT as exc:
+                if hop.address_index + 1 < len(target.addresses):
+                    hop.address_index += 1
+                    continue
+                delay = state.retry_delay(attempt, None)
+                if delay is None:
+                    raise map_httpx_error(exc, state.url) from exc
+                logger.info("retrying %s in %.2f s after %s", state.url, delay, exc)
+                hop.address_index = 0
+            except httpx.HTTPError as exc:
+                raise map_httpx_error(exc, state.url) from exc
+            else:
+                state.store_cookies(target, response)
+                if response.status_code not in _RETRY_CODES:
+                    return response
+                delay = state.retry_delay(attempt, response)
+                await response.aclose()
+                if delay is None:
+                    raise state.status_error(response, target, attempt + 1)
+                logger.info(
+                    "retrying %s in %.2f s after %d", state.url, delay, response.status_code
+                )
+            attempt += 1
+            await anyio.sleep(delay)
+
+
+def _iter_raw(response: httpx.Response) -> Iterator[bytes]:
+    # The stream itself, not Response.iter_raw(): in-memory responses (MockTransport)
+    # count as already consumed there, and we decode the raw bytes ourselves.
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise TypeError("expected a sync response stream")
+    for chunk in stream:
+        if chunk:
+            yield chunk
+
+
+async def _aiter_raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):
+        raise TypeError("expected an async response stream")
+    async for chunk in stream:
+        if chunk:
+            yield chunk
+
+
+def _fetcher_for(
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+    resolver: Resolver | None,
+    options: dict[str, Any],
+) -> Fetcher:
+    return Fetcher(transport=transport, resolver=resolver, **options)
+
+
+def fetch(
+    url: str | httpx.URL,
+    *,
+    user_agent: str | UserAgent | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    allow_private: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    respect_robots: bool = False,
+    retries: int = DEFAULT_RETRIES,
+    transport: httpx.BaseTransport | None = None,
+    resolver: Resolver | None = None,
+) -> Page:
+    """Fetch one URL safely and return the :class:`Page` (see :class:`FetchConfig`).
+
+    Example::
+
+        page = fetch("https://example.org/", user_agent="firefox", timeout=10)
+        print(page.status_code, page.encoding, page.text[:80])
+    """
+    options = dict(
+        user_agent=user_agent,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+        allow_private=allow_private,
+        allowed_hosts=tuple(_hosts(allowed_hosts)),
+        respect_robots=respect_robots,
+        retries=retries,
+    )
+    with _fetcher_for(transport, resolver, options) as fetcher:
+        return fetcher.fetch(url, headers=headers)
+
+
+async def afetch(
+    url: str | httpx.URL,
+    *,
+    user_agent: str | UserAgent | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    allow_private: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    respect_robots: bool = False,
+    retries: int = DEFAULT_RETRIES,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+) -> Page:
+    """Async :func:`fetch`."""
+    options = dict(
+        user_agent=user_agent,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        max_redirects=max_redirects,
+        allow_private=allow_private,
+        allowed_hosts=tuple(_hosts(allowed_hosts)),
+        respect_robots=respect_robots,
+        retries=retries,
+    )
+    async with _fetcher_for(transport, resolver, options) as fetcher:
+        return await fetcher.afetch(url, headers=headers)
+
+
+def _hosts(allowed_hosts: Iterable[str]) -> Iterable[str]:
+    if isinstance(allowed_hosts, str):
+        raise TypeError("allowed_hosts must be a list of host names or CIDRs, not a string")
+    return allowed_hosts

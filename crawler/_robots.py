@@ -1,0 +1,279 @@
+"""robots.txt: fetched through the guarded fetcher, parsed once per origin, cached.
+
+Policy (RFC 9309):
+
+* 2xx: the file is parsed with :mod:`urllib.robotparser` (first 512 KiB, UTF-8);
+* 4xx other than 429, or more redirects than allowed: no usable file, everything
+  is allowed;
+* 429, 5xx or an unreachable server: everything is **disallowed** (RFC 9309
+  section 2.3.1.4), and the answer is cached for one minute only so a transient
+  outage does not lock a site out for the whole crawl;
+* successful answers are cached for 24 hours per ``scheme://host:port``.
+
+:class:`RobotsCache` is shared with the crawler, which reads
+:meth:`RobotsCache.crawl_delay` to space requests to one host.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.robotparser import RobotFileParser
+
+import anyio
+import httpx
+
+from ._useragents import UserAgent, resolve_user_agent
+from .errors import (
+    DisallowedByRobots,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    TooManyRedirects,
+)
+
+if TYPE_CHECKING:
+    from ._fetch import Fetcher, _FetchState
+
+__all__ = ["ROBOTS_MAX_BYTES", "ROBOTS_TTL", "RobotsCache", "RobotsRules"]
+
+logger = logging.getLogger(__name__)
+
+ROBOTS_MAX_BYTES = 512 * 1024
+"""robots.txt bytes read; the rest is ignored (Google's limit is 500 KiB)."""
+ROBOTS_TTL = 24 * 3600.0
+"""Seconds a fetched (or missing) robots.txt stays cached."""
+ROBOTS_FAILURE_TTL = 60.0
+"""Seconds an unreachable robots.txt (disallow all) stays cached."""
+_MAX_ORIGINS = 1024
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """The rules of one origin.
+
+    Attributes:
+        origin: ``scheme://host[:port]``.
+        parser: the parsed file, or ``None`` when ``allow_all``/``disallow_all`` decide.
+        allow_all: no usable robots.txt (4xx): everything allowed.
+        disallow_all: robots.txt unreachable (5xx, 429, network error).
+        reason: why the file was not used, for messages.
+        expires: ``time.monotonic()`` after which the rules are fetched again.
+    """
+
+    origin: str
+    parser: RobotFileParser | None
+    allow_all: bool = False
+    disallow_all: bool = False
+    reason: str = ""
+    expires: float = 0.0
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        """Whether ``user_agent`` may fetch ``url`` under these rules."""
+        if self.disallow_all:
+            return False
+        if self.allow_all or self.parser is None:
+            return True
+        return self.parser.can_fetch(user_agent, url)
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        """The Crawl-delay (or 1/Request-rate) for ``user_agent``, in seconds."""
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(user_agent)
+        if delay is not None:
+            return float(delay)
+        rate = self.parser.request_rate(user_agent)
+        if rate is not None and rate.requests > 0:
+            return rate.seconds / rate.requests
+        return None
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+
+class RobotsCache:
+    """robots.txt rules per origin, fetched on demand through a :class:`Fetcher`.
+
+    Args:
+        fetcher: fetches robots.txt with its guard, user agent and deadline.
+    """
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._rules: OrderedDict[str, RobotsRules] = OrderedDict()
+        self._lock = threading.Lock()
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._async_locks: dict[str, anyio.Lock] = {}
+
+    # -- cache ------------------------------------------------------------------------
+
+    def _cached(self, origin: str) -> RobotsRules | None:
+        with self._lock:
+            rules = self._rules.get(origin)
+            if rules is None:
+                return None
+            if rules.expires <= time.monotonic():
+                del self._rules[origin]
+                return None
+            self._rules.move_to_end(origin)
+            return rules
+
+    def _store(self, rules: RobotsRules) -> RobotsRules:
+        with self._lock:
+            self._rules[rules.origin] = rules
+            self._rules.move_to_end(rules.origin)
+            while len(self._rules) > _MAX_ORIGINS:
+                self._rules.popitem(last=False)
+        return rules
+
+    def clear(self) -> None:
+        """Forget every cached robots.txt."""
+        with self._lock:
+            self._rules.clear()
+
+    # -- fetching ---------------------------------------------------------------------
+
+    def _robots_state(self, url: httpx.URL, ua: UserAgent, state: _FetchState | None):
+        from ._fetch import _FetchState
+
+        robots_url = str(url.copy_with(path="/robots.txt", query=None, fragment=None))
+        return _FetchState(
+            self._fetcher.config,
+            robots_url,
+            ua,
+            {},
+            deadline=state.deadline if state is not None else None,
+            max_bytes=ROBOTS_MAX_BYTES,
+        )
+
+    def _outcome(self, origin: str, page_text: str | None, exc: FetchError | None) -> RobotsRules:
+        now = time.monotonic()
+        if exc is None:
+            parser = RobotFileParser()
+            parser.parse((page_text or "").splitlines())
+            return RobotsRules(origin, parser, expires=now + ROBOTS_TTL)
+        if isinstance(exc, FetchTimeout):
+            raise exc
+        if isinstance(exc, HTTPStatusError) and exc.status_code < 500 and exc.status_code != 429:
+            reason = f"robots.txt answered {exc.status_code}"
+            return RobotsRules(
+                origin, None, allow_all=True, reason=reason, expires=now + ROBOTS_TTL
+            )
+        if isinstance(exc, TooManyRedirects):
+            return RobotsRules(
+                origin,
+                None,
+                allow_all=True,
+                reason="robots.txt redirects too often",
+                expires=now + ROBOTS_TTL,
+            )
+        logger.info("robots.txt of %s unreachable (%s): disallowing all", origin, exc)
+        return RobotsRules(
+            origin,
+            None,
+            disallow_all=True,
+            reason=f"robots.txt could not be fetched ({exc}); RFC 9309 then disallows everything",
+            expires=now + ROBOTS_FAILURE_TTL,
+        )
+
+    def rules(self, url: str | httpx.URL, *, state: _FetchState | None = None) -> RobotsRules:
+        """The rules for the origin of ``url``, fetching robots.txt when not cached."""
+        parsed = httpx.URL(str(url))
+        origin = _origin(parsed)
+        cached = self._cached(origin)
+        if cached is not None:
+            return cached
+        with self._lock:
+            host_lock = self._host_locks.setdefault(origin, threading.Lock())
+        with host_lock:
+            cached = self._cached(origin)
+            if cached is not None:
+                return cached
+            ua = (
+                state.ua
+                if state is not None
+                else resolve_user_agent(self._fetcher.config.user_agent)
+            )
+            robots_state = self._robots_state(parsed, ua, state)
+            try:
+                page = self._fetcher._fetch(robots_state, check_robots=False, truncate=True)
+            except FetchError as exc:
+                return self._store(self._outcome(origin, None, exc))
+            text = page.content.decode("utf-8", errors="replace")
+            return self._store(self._outcome(origin, text, None))
+
+    async def arules(
+        self, url: str | httpx.URL, *, state: _FetchState | None = None
+    ) -> RobotsRules:
+        """Async :meth:`rules`."""
+        parsed = httpx.URL(str(url))
+        origin = _origin(parsed)
+        cached = self._cached(origin)
+        if cached is not None:
+            return cached
+        host_lock = self._async_locks.setdefault(origin, anyio.Lock())
+        async with host_lock:
+            cached = self._cached(origin)
+            if cached is not None:
+                return cached
+            ua = (
+                state.ua
+                if state is not None
+                else resolve_user_agent(self._fetcher.config.user_agent)
+            )
+            robots_state = self._robots_state(parsed, ua, state)
+            try:
+                page = await self._fetcher._afetch(robots_state, check_robots=False, truncate=True)
+            except FetchError as exc:
+                return self._store(self._outcome(origin, None, exc))
+            text = page.content.decode("utf-8", errors="replace")
+            return self._store(self._outcome(origin, text, None))
+
+    # -- checks -----------------------------------------------------------------------
+
+    def _raise_if_disallowed(self, rules: RobotsRules, url: httpx.URL, state: _FetchState) -> None:
+        agent = state.ua.user_agent
+        if rules.allowed(str(url), agent):
+            return
+        why = rules.reason or "robots.txt disallows it"
+        raise DisallowedByRobots(
+            f"{url} may not be fetched by user agent {agent.split('/')[0]!r}: {why}; "
+            "pass respect_robots=False (--ignore-robots) only if you are entitled to",
+            url=state.url,
+        )
+
+    def check(self, url: httpx.URL, state: _FetchState) -> None:
+        """Raise :class:`DisallowedByRobots` unless robots.txt allows ``url``."""
+        self._raise_if_disallowed(self.rules(url, state=state), url, state)
+
+    async def acheck(self, url: httpx.URL, state: _FetchState) -> None:
+        """Async :meth:`check`."""
+        self._raise_if_disallowed(await self.arules(url, state=state), url, state)
+
+    def _agent(self, user_agent: str | UserAgent | None) -> str:
+        chosen = user_agent if user_agent is not None else self._fetcher.config.user_agent
+        return resolve_user_agent(chosen).user_agent
+
+    def allowed(self, url: str, user_agent: str | UserAgent | None = None) -> bool:
+        """Whether robots.txt lets ``user_agent`` (default: the fetcher's) fetch ``url``."""
+        return self.rules(url).allowed(str(url), self._agent(user_agent))
+
+    async def aallowed(self, url: str, user_agent: str | UserAgent | None = None) -> bool:
+        """Async :meth:`allowed`."""
+        return (await self.arules(url)).allowed(str(url), self._agent(user_agent))
+
+    def crawl_delay(self, url: str, user_agent: str | UserAgent | None = None) -> float | None:
+        """Seconds robots.txt asks between requests to the host of ``url``, or ``None``."""
+        return self.rules(url).crawl_delay(self._agent(user_agent))
+
+    async def acrawl_delay(
+        self, url: str, user_agent: str | UserAgent | None = None
+    ) -> float | None:
+        """Async :meth:`crawl_delay`."""
+        return (await self.arules(url)).crawl_delay(self._agent(user_agent))
