@@ -1,0 +1,235 @@
+"""``get_url``: one call that turns a URL into LLM-ready text, for agents and tools.
+
+The result is a few header lines, a blank line, then the main text::
+
+    TITLE: How tokenizers work
+    AUTHOR: Ada Lovelace
+    PUBLISHED: 2024-05-01
+    URL: https://example.com/tokenizers
+
+    # How tokenizers work
+    ...
+
+A header line whose value is unknown is left out (never ``None``). With
+``max_tokens`` the result is split into pages that each fit the budget, header
+and hint line included, and every page but the last ends with a line telling
+the model how to ask for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._extract import DEFAULT_OUTPUT_FORMAT, OutputFormat, document_from_page
+from ._fetch import afetch, fetch
+from ._models import Document
+
+if TYPE_CHECKING:
+    from summarizer._tokens import Tokenizer
+
+__all__ = ["MAX_HEADER_VALUE_CHARS", "MIN_PAGE_TEXT_TOKENS", "aget_url", "get_url", "render"]
+
+logger = logging.getLogger(__name__)
+
+#: Header values longer than this are cut (with "…") so the header stays small.
+MAX_HEADER_VALUE_CHARS = 300
+#: With a token budget, at least this many tokens of text must fit on a page.
+MIN_PAGE_TEXT_TOKENS = 16
+
+_TOOL_NAME = "get_url"
+
+
+def get_url(
+    url: str,
+    user_agent: str | None = None,
+    *,
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
+    max_tokens: int | None = None,
+    page: int = 1,
+    tokenizer: Any = None,
+    include_comments: bool = False,
+    include_tables: bool = True,
+    **fetch_options: Any,
+) -> str:
+    """Fetch a URL and return its main content as text ready for an LLM prompt.
+
+    Args:
+        url: The http(s) URL to read.
+        user_agent: A preset name (``"chrome"``, ``"firefox"``...) or a literal
+            ``User-Agent`` string; ``None`` sends this package's honest default.
+        output_format: ``"markdown"`` (headings, lists, links, tables) or ``"text"``.
+        max_tokens: Token budget of the returned string. The text is split into
+            pages that fit it (header lines and the next-page hint included);
+            ``None`` returns the whole text.
+        page: Which page to return (1-based); needs ``max_tokens`` when above 1.
+        tokenizer: How tokens are counted: a :class:`summarizer.Tokenizer`, an
+            encoding or model name, or a ``str -> int`` function; default ``o200k_base``.
+        include_comments: Keep reader comments under an article.
+        include_tables: Keep the content of tables.
+        **fetch_options: Passed to :func:`crawler.fetch`: ``timeout``,
+            ``max_bytes``, ``headers``, ``allow_private``, ``respect_robots``,
+            ``max_redirects``, ``retries``, ``transport``...
+
+    Returns:
+        ``TITLE:``/``AUTHOR:``/``PUBLISHED:``/``URL:`` lines (unknown ones left out),
+        a blank line, then the text (of the requested page).
+
+    Raises:
+        FetchError: The page could not be fetched (its subclass says why).
+        ExtractionError: The page holds no text, or is of an unsupported type.
+        ValueError: ``page`` is out of range (the message names the valid range),
+            or ``max_tokens`` is too small to hold the header and some text.
+    """
+    _check_paging(max_tokens, page)
+    fetched = fetch(url, user_agent=user_agent, **fetch_options)
+    document = document_from_page(
+        fetched,
+        output_format=output_format,
+        include_comments=include_comments,
+        include_tables=include_tables,
+    )
+    return render(document, max_tokens=max_tokens, page=page, tokenizer=tokenizer)
+
+
+async def aget_url(
+    url: str,
+    user_agent: str | None = None,
+    *,
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
+    max_tokens: int | None = None,
+    page: int = 1,
+    tokenizer: Any = None,
+    include_comments: bool = False,
+    include_tables: bool = True,
+    **fetch_options: Any,
+) -> str:
+    """Async :func:`get_url` (extraction runs in a worker thread)."""
+    import asyncio
+
+    _check_paging(max_tokens, page)
+    fetched = await afetch(url, user_agent=user_agent, **fetch_options)
+    document = await asyncio.to_thread(
+        document_from_page,
+        fetched,
+        output_format=output_format,
+        include_comments=include_comments,
+        include_tables=include_tables,
+    )
+    return render(document, max_tokens=max_tokens, page=page, tokenizer=tokenizer)
+
+
+def render(
+    document: Document,
+    *,
+    max_tokens: int | None = None,
+    page: int = 1,
+    tokenizer: Any = None,
+) -> str:
+    """Format an extracted document as :func:`get_url` does (header, blank line, text).
+
+    Raises:
+        ValueError: See :func:`get_url`.
+    """
+    _check_paging(max_tokens, page)
+    header = header_lines(document)
+    head = "\n".join(header) + "\n\n" if header else ""
+    if max_tokens is None:
+        return head + document.text
+    pages = paginate(head, document.text, max_tokens, tokenizer=tokenizer)
+    if page > len(pages):
+        raise ValueError(
+            f"page={page} is out of range: at max_tokens={max_tokens} this document has "
+            f"{len(pages)} page{'s' if len(pages) > 1 else ''}; pass page=1"
+            + (f"..{len(pages)}" if len(pages) > 1 else "")
+        )
+    return pages[page - 1]
+
+
+def header_lines(document: Document) -> list[str]:
+    """The known ``TITLE``/``AUTHOR``/``PUBLISHED``/``URL`` lines of a document."""
+    lines = []
+    for label, value in (
+        ("TITLE", document.title),
+        ("AUTHOR", document.author),
+        ("PUBLISHED", document.date),
+        ("URL", document.url),
+    ):
+        clean = _one_line(value)
+        if clean:
+            lines.append(f"{label}: {clean}")
+    return lines
+
+
+def paginate(head: str, text: str, max_tokens: int, *, tokenizer: Any = None) -> list[str]:
+    """Split ``head + text`` into pages of at most ``max_tokens`` tokens each.
+
+    Every page starts with ``head``; every page but the last ends with a hint line
+    naming the next page, the last one with a line saying it is the last. The
+    pages' texts, in order, make up ``text`` (up to whitespace at the cuts).
+
+    Raises:
+        ValueError: ``max_tokens`` cannot hold ``head``, the hint and
+            :data:`MIN_PAGE_TEXT_TOKENS` tokens of text.
+    """
+    from summarizer._chunking import split_text
+    from summarizer._tokens import get_tokenizer
+
+    tok: Tokenizer = get_tokenizer(tokenizer)
+    whole = head + text
+    if tok.count(whole) <= max_tokens:
+        return [whole]
+    reserve = tok.count(head) + tok.count("\n\n" + _hint(99_999, 99_999))
+    budget = max_tokens - reserve
+    for _ in range(8):
+        if budget < MIN_PAGE_TEXT_TOKENS:
+            raise ValueError(
+                f"max_tokens={max_tokens} is too small: the header lines and the page "
+                f"hint take {reserve} tokens; pass max_tokens >= "
+                f"{reserve + MIN_PAGE_TEXT_TOKENS}"
+            )
+        chunks = split_text(text, budget, tokenizer=tok)
+        bodies = [chunk.text.strip() for chunk in chunks]
+        bodies = [body for body in bodies if body] or [""]
+        total = len(bodies)
+        pages = [
+            f"{head}{body}\n\n{_hint(number, total)}"
+            for number, body in enumerate(bodies, start=1)
+        ]
+        over = max(tok.count(p) for p in pages) - max_tokens
+        if over <= 0:
+            return pages
+        # Token counts are not additive across joins; shrink and try again.
+        budget -= max(over, 1)
+    raise ValueError(  # pragma: no cover - the reserve makes this unreachable in practice
+        f"Could not fit pages into max_tokens={max_tokens}; pass a larger budget"
+    )
+
+
+def _hint(number: int, total: int) -> str:
+    if number < total:
+        return f"[Page {number} of {total}. Call {_TOOL_NAME} with page={number + 1} for more.]"
+    return f"[Page {number} of {total}. This is the last page.]"
+
+
+def _one_line(value: str | None) -> str:
+    """A metadata value on one line (no header injection), cut to a sane length."""
+    if not value:
+        return ""
+    clean = " ".join(str(value).split())
+    if clean.lower() == "none":
+        return ""
+    if len(clean) > MAX_HEADER_VALUE_CHARS:
+        clean = clean[: MAX_HEADER_VALUE_CHARS - 1].rstrip() + "…"
+    return clean
+
+
+def _check_paging(max_tokens: int | None, page: int) -> None:
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise ValueError(f"max_tokens must be a positive integer or None, not {max_tokens!r}")
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise ValueError(f"page must be an integer >= 1 (pages count from 1), not {page!r}")
+    if page > 1 and max_tokens is None:
+        raise ValueError(f"page={page} needs max_tokens: without a budget there is only page 1")

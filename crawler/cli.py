@@ -1,0 +1,438 @@
+"""The ``crawl`` command: read one page as LLM-ready text, or crawl a site.
+
+Results go to stdout, diagnostics to stderr. Exit status: 0 success, 1 failure
+(the page could not be fetched or read, or no page of a crawl could), 2 usage
+error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from ._crawl import (
+    DEFAULT_CRAWL_CONCURRENCY,
+    DEFAULT_DELAY,
+    DEFAULT_MAX_DEPTH,
+    CrawlResult,
+    crawl,
+)
+from ._extract import document_from_page, extract
+from ._fetch import fetch
+from ._models import Document, Page
+from ._tool import get_url, render
+from ._useragents import preset_names
+from .errors import CrawlerError
+
+__all__ = ["main"]
+
+PROG = "crawl"
+FORMATS = ("markdown", "text", "json", "html")
+_EXTENSIONS = {"markdown": ".md", "text": ".txt", "json": ".json", "html": ".html"}
+INDEX_FILE = "index.jsonl"
+
+EXAMPLES = """\
+examples:
+  crawl https://example.com/article                 # LLM-ready markdown of one page
+  crawl https://example.com/article --format json   # title, author, date, text... as JSON
+  crawl https://example.com/long --max-tokens 4000 --page 2
+  crawl https://example.com/ --max-pages 50 --depth 2 --output-dir site/
+  crawl https://example.com/docs/ --max-pages 200 --include '/docs/*' > docs.jsonl
+  curl -s https://example.com | crawl -              # extract a document read from stdin
+
+One page (--max-pages 1, the default) prints the text with TITLE/AUTHOR/PUBLISHED/URL
+lines. More pages crawl the site breadth-first: one file per page plus index.jsonl in
+--output-dir, or one JSON object per line on stdout.
+exit status: 0 ok, 1 failure, 2 usage error, 130 interrupted.
+"""
+
+
+class _UsageError(Exception):
+    """A bad combination of options: exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``crawl`` command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Fetch a web page as LLM-ready text, or crawl a site politely.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("url", metavar="URL", help="http(s) URL to read, or - to read stdin")
+    parser.add_argument(
+        "-u",
+        "--user-agent",
+        metavar="NAME_OR_STRING",
+        help=f"a preset ({', '.join(preset_names())}) or a literal User-Agent string "
+        "(default: an honest llm-digest UA)",
+    )
+    parser.add_argument(
+        "-f", "--format", choices=FORMATS, default="markdown",
+        help="output format (default: markdown)",
+    )
+    parser.add_argument(
+        "-n", "--max-pages", type=int, default=1, metavar="N",
+        help="pages to read; above 1 crawls the site (default: 1)",
+    )
+    parser.add_argument(
+        "-d", "--depth", type=int, default=DEFAULT_MAX_DEPTH, metavar="D",
+        help=f"crawl: link hops from the start page (default: {DEFAULT_MAX_DEPTH})",
+    )
+    parser.add_argument(
+        "-o", "--output-dir", type=Path, metavar="DIR",
+        help="crawl: write one file per page and index.jsonl here (default: JSON lines on stdout)",
+    )
+    parser.add_argument(
+        "--allow-private", action="store_true",
+        help="allow hosts on loopback and private networks (off: blocked for safety)",
+    )
+    parser.add_argument("--timeout", type=float, metavar="S", help="seconds per page, total")
+    parser.add_argument("--max-bytes", type=int, metavar="N", help="largest body accepted")
+    robots = parser.add_mutually_exclusive_group()
+    robots.add_argument(
+        "--respect-robots", dest="respect_robots", action="store_true", default=None,
+        help="obey robots.txt (default when crawling)",
+    )
+    robots.add_argument(
+        "--ignore-robots", dest="respect_robots", action="store_false",
+        help="ignore robots.txt (default for a single page)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CRAWL_CONCURRENCY, metavar="N",
+        help=f"crawl: requests in flight per host (default: {DEFAULT_CRAWL_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--delay", type=float, default=DEFAULT_DELAY, metavar="S",
+        help=f"crawl: seconds between requests to one host (default: {DEFAULT_DELAY}; "
+        "robots.txt Crawl-delay raises it)",
+    )
+    parser.add_argument(
+        "--include", action="append", metavar="PATTERN",
+        help="crawl: only URLs matching a glob ('/docs/*', 'https://x.com/*') or 're:REGEX'; "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--exclude", action="append", metavar="PATTERN",
+        help="crawl: skip URLs matching this pattern; repeatable",
+    )
+    parser.add_argument(
+        "--no-sitemap", dest="use_sitemap", action="store_false",
+        help="crawl: do not read the site's sitemaps",
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, metavar="N",
+        help="one page: split the text into pages of at most N tokens (o200k_base)",
+    )
+    parser.add_argument(
+        "--page", type=int, default=1, metavar="K", help="with --max-tokens: which page (from 1)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``crawl`` command; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    restore_logging = _configure_logging(args)
+    try:
+        return _run(parser, args)
+    finally:
+        restore_logging()
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        _check(args)
+        if args.max_pages > 1 or args.output_dir is not None:
+            return _crawl(args)
+        return _one(args)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        return _fail(args, exc, status=2)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except (CrawlerError, OSError) as exc:
+        return _fail(args, exc, status=1)
+    except ValueError as exc:  # an option the library rejected (page out of range...)
+        return _fail(args, exc, status=2)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name, minimum in (("max_pages", 1), ("depth", 0), ("concurrency", 1), ("page", 1)):
+        if getattr(args, name) < minimum:
+            raise _UsageError(f"--{name.replace('_', '-')} must be >= {minimum}")
+    for name in ("max_tokens", "max_bytes"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise _UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.timeout is not None and not args.timeout > 0:
+        raise _UsageError("--timeout must be > 0 seconds")
+    if not args.delay >= 0:
+        raise _UsageError("--delay must be >= 0 seconds")
+    crawling = args.max_pages > 1 or args.output_dir is not None
+    if args.page > 1 and args.max_tokens is None:
+        raise _UsageError("--page needs --max-tokens")
+    if args.max_tokens is not None and (crawling or args.format not in ("markdown", "text")):
+        raise _UsageError(
+            "--max-tokens applies to one page (--max-pages 1) in markdown or text format"
+        )
+    if args.url == "-" and crawling:
+        raise _UsageError("reading stdin (URL -) gives one document: drop --max-pages/--output-dir")
+
+
+def _fetch_options(args: argparse.Namespace, *, crawling: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"user_agent": args.user_agent, "allow_private": args.allow_private}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.max_bytes is not None:
+        options["max_bytes"] = args.max_bytes
+    if not crawling:
+        options["respect_robots"] = bool(args.respect_robots)
+    return options
+
+
+# -- one page ------------------------------------------------------------------------------
+
+
+def _one(args: argparse.Namespace) -> int:
+    text_format = args.format if args.format in ("markdown", "text") else "markdown"
+    if args.url == "-":
+        data = sys.stdin.buffer.read()
+        if args.format == "html":
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
+            return 0
+        document = extract(data, output_format=text_format)
+        if args.format == "json":
+            _write_json(sys.stdout, _document_json(document, None))
+        else:
+            _write_text(render(document, max_tokens=args.max_tokens, page=args.page))
+        return 0
+    options = _fetch_options(args, crawling=False)
+    if args.format in ("markdown", "text"):
+        _write_text(
+            get_url(
+                args.url,
+                output_format=args.format,
+                max_tokens=args.max_tokens,
+                page=args.page,
+                **options,
+            )
+        )
+        return 0
+    page = fetch(args.url, **options)
+    if args.format == "html":
+        sys.stdout.write(page.text)
+        return 0
+    document = document_from_page(page, output_format="markdown")
+    _write_json(sys.stdout, _document_json(document, page))
+    return 0
+
+
+# -- crawl ---------------------------------------------------------------------------------
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    respect = True if args.respect_robots is None else args.respect_robots
+    results = crawl(
+        args.url,
+        max_pages=args.max_pages,
+        max_depth=args.depth,
+        include=args.include,
+        exclude=args.exclude,
+        concurrency=args.concurrency,
+        delay=args.delay,
+        respect_robots=respect,
+        use_sitemap=args.use_sitemap,
+        output_format=args.format if args.format in ("markdown", "text") else "markdown",
+        extract=args.format != "html",
+        **_fetch_options(args, crawling=True),
+    )
+    index: IO[str] | None = None
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        index = (args.output_dir / INDEX_FILE).open("w", encoding="utf-8")
+    progress = not args.quiet and sys.stderr.isatty()
+    ok = failed = 0
+    try:
+        for count, result in enumerate(results, start=1):
+            if result.ok or (args.format == "html" and result.page is not None):
+                ok += 1
+            else:
+                failed += 1
+                if not args.quiet:
+                    print(f"{PROG}: warning: {result.url}: {result.error}", file=sys.stderr)
+            if progress:
+                print(f"[{count}/{args.max_pages}] {result.url}", file=sys.stderr)
+            if index is not None:
+                record = _save(args.output_dir, args.format, result)
+                index.write(json.dumps(record, ensure_ascii=False) + "\n")
+                index.flush()
+            else:
+                _write_json(sys.stdout, _result_json(result, args.format))
+                sys.stdout.flush()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        if index is not None:
+            index.close()
+    if not args.quiet:
+        where = f" into {args.output_dir}" if args.output_dir is not None else ""
+        print(f"{PROG}: {ok} page(s) saved{where}, {failed} failed", file=sys.stderr)
+    if ok == 0:
+        print(f"{PROG}: error: no page could be read from {args.url}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def safe_filename(url: str, extension: str) -> str:
+    """A file name derived from a URL: readable, unique per URL, never a path."""
+    parts = urlsplit(url)
+    stem = parts.netloc + parts.path + ("_" + parts.query if parts.query else "")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "page"
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:10]
+    return f"{stem}-{digest}{extension}"
+
+
+def _save(directory: Path, fmt: str, result: CrawlResult) -> dict[str, Any]:
+    record = _result_meta(result)
+    content: str | None = None
+    if fmt == "html" and result.page is not None:
+        content = result.page.text
+    elif result.document is not None:
+        if fmt == "json":
+            content = json.dumps(
+                _document_json(result.document, result.page), ensure_ascii=False, indent=2
+            )
+        else:
+            content = render(result.document)
+    if content is not None:
+        name = safe_filename(result.final_url, _EXTENSIONS[fmt])
+        (directory / name).write_text(content + "\n", encoding="utf-8")
+        record["file"] = name
+    return record
+
+
+def _result_meta(result: CrawlResult) -> dict[str, Any]:
+    record: dict[str, Any] = {"url": result.url, "final_url": result.final_url}
+    record["depth"] = result.depth
+    if result.page is not None:
+        record["status_code"] = result.page.status_code
+        record["content_type"] = result.page.content_type
+    if result.document is not None:
+        record["title"] = result.document.title
+    if result.referrer is not None:
+        record["referrer"] = result.referrer
+    if result.error is not None:
+        record["error"] = str(result.error)
+        record["error_type"] = type(result.error).__name__
+    return record
+
+
+def _result_json(result: CrawlResult, fmt: str) -> dict[str, Any]:
+    record = _result_meta(result)
+    if fmt == "html" and result.page is not None:
+        record["html"] = result.page.text
+    elif result.document is not None:
+        record.update(_document_json(result.document, result.page))
+        record["depth"] = result.depth
+    return record
+
+
+def _document_json(document: Document, page: Page | None) -> dict[str, Any]:
+    return {
+        "url": page.url if page is not None else document.url,
+        "final_url": page.final_url if page is not None else document.url,
+        "status_code": page.status_code if page is not None else None,
+        "content_type": document.content_type,
+        "title": document.title,
+        "author": document.author,
+        "date": document.date,
+        "description": document.description,
+        "site_name": document.site_name,
+        "language": document.language,
+        "format": document.format,
+        "text": document.text,
+    }
+
+
+# -- output and errors ---------------------------------------------------------------------
+
+
+def _write_text(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _write_json(stream: IO[str], value: dict[str, Any]) -> None:
+    stream.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def _fail(args: argparse.Namespace, exc: BaseException, *, status: int) -> int:
+    if getattr(args, "traceback", False):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"{PROG}: error: {exc}", file=sys.stderr)
+    return status
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so exiting does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _configure_logging(args: argparse.Namespace) -> Callable[[], None]:
+    """Send the library's log records to stderr; return how to undo it."""
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.setLevel(level)
+    logger = logging.getLogger("crawler")
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(min(level, logger.getEffectiveLevel()))
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    return restore
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("llm-digest")
+    except metadata.PackageNotFoundError:  # a source tree that was not installed
+        return "0"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
