@@ -1,0 +1,93 @@
+"""Token-exact recursive map-reduce summaries with any OpenAI-compatible LLM, or offline.
+
+>>> from summarizer import summarize
+>>> summarize(long_text)                                   # offline, extractive
+>>> summarize(long_text, model="gpt-4o-mini")              # OpenAI (OPENAI_API_KEY)
+>>> summarize(long_text, base_url="http://localhost:11434/v1", model="llama3.1")  # Ollama
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._backend import Backend, Completion, Message
+from ._chunking import Chunk, split_text
+from ._engine import (
+    PartialSummary,
+    Plan,
+    ProgressEvent,
+    Summarizer,
+    SummaryResult,
+    SummaryStats,
+    asummarize,
+    summarize,
+)
+from ._extractive import ExtractiveBackend
+from ._fake import FakeBackend
+from ._openai import OpenAIBackend, RetryPolicy
+from ._prompts import Prompts
+from ._registry import available_backends, get_backend
+from ._tokens import Tokenizer, get_tokenizer
+from .errors import (
+    BackendConnectionError,
+    BackendError,
+    BackendHTTPError,
+    BackendResponseError,
+    BackendTimeout,
+    ChunkFailed,
+    ContextLengthExceeded,
+    ContextWindowTooSmall,
+    EmptySummary,
+    MapReduceError,
+    MissingCredentials,
+    RateLimited,
+    SummarizerError,
+    SummaryDidNotFit,
+    UnknownBackend,
+)
+
+try:
+    __version__ = version("llm-digest")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Backend",
+    "BackendConnectionError",
+    "BackendError",
+    "BackendHTTPError",
+    "BackendResponseError",
+    "BackendTimeout",
+    "Chunk",
+    "ChunkFailed",
+    "Completion",
+    "ContextLengthExceeded",
+    "ContextWindowTooSmall",
+    "EmptySummary",
+    "ExtractiveBackend",
+    "FakeBackend",
+    "MapReduceError",
+    "Message",
+    "MissingCredentials",
+    "OpenAIBackend",
+    "PartialSummary",
+    "Plan",
+    "ProgressEvent",
+    "Prompts",
+    "RateLimited",
+    "RetryPolicy",
+    "Summarizer",
+    "SummarizerError",
+    "SummaryDidNotFit",
+    "SummaryResult",
+    "SummaryStats",
+    "Tokenizer",
+    "UnknownBackend",
+    "__version__",
+    "asummarize",
+    "available_backends",
+    "get_backend",
+    "get_tokenizer",
+    "split_text",
+    "summarize",
+]

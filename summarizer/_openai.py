@@ -1,0 +1,649 @@
+"""Any OpenAI-compatible Chat Completions server over httpx.
+
+Works with OpenAI itself and with local servers that speak the same API: Ollama
+(``http://localhost:11434/v1``), vLLM (``http://localhost:8000/v1``), llama.cpp's
+``llama-server`` (``http://localhost:8080/v1``), LM Studio (``http://localhost:1234/v1``).
+
+Every httpx exception is translated here, once, into the package's error tree; failed
+requests are retried with exponential backoff and jitter on 408/409/429/5xx, timeouts and
+connection errors, honouring ``Retry-After`` (seconds or an HTTP date, capped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import email.utils
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from ._backend import Completion, Message
+from .errors import (
+    BackendConnectionError,
+    BackendError,
+    BackendHTTPError,
+    BackendResponseError,
+    BackendTimeout,
+    ContextLengthExceeded,
+    MissingCredentials,
+    RateLimited,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
+    "KNOWN_CONTEXT_WINDOWS",
+    "OpenAIBackend",
+    "RetryPolicy",
+    "context_window_for_model",
+    "map_httpx_error",
+    "parse_retry_after",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Model used against api.openai.com when none is given.
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+#: Window assumed when neither the caller, the table nor the server knows it.
+DEFAULT_CONTEXT_WINDOW = 8192
+USER_AGENT = "llm-digest-summarizer/0.1 (+https://pypi.org/project/llm-digest/)"
+
+#: Context windows (tokens) of common models, matched on the model name's prefix.
+KNOWN_CONTEXT_WINDOWS: Mapping[str, int] = {
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "chatgpt-4o": 128_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-4.5": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-4-32k": 32_768,
+    "gpt-3.5-turbo": 16_385,
+    "gpt-5": 400_000,
+    "o1": 200_000,
+    "o1-mini": 128_000,
+    "o3": 200_000,
+    "o3-mini": 200_000,
+    "o4-mini": 200_000,
+    "llama2": 4_096,
+    "llama-2": 4_096,
+    "llama3": 8_192,
+    "llama-3": 8_192,
+    "llama3.1": 131_072,
+    "llama-3.1": 131_072,
+    "llama3.2": 131_072,
+    "llama-3.2": 131_072,
+    "llama3.3": 131_072,
+    "llama-3.3": 131_072,
+    "mistral": 32_768,
+    "mixtral": 32_768,
+    "qwen2": 32_768,
+    "qwen2.5": 32_768,
+    "qwen3": 40_960,
+    "gemma": 8_192,
+    "gemma2": 8_192,
+    "gemma3": 131_072,
+    "phi3": 4_096,
+    "phi4": 16_384,
+}
+
+_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_WINDOW_KEYS = ("max_model_len", "context_length", "context_window", "max_context_length")
+_CONTEXT_ERROR = re.compile(
+    r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long",
+    re.IGNORECASE,
+)
+_COMPLETION_TOKENS_MODELS = re.compile(r"^(?:o\d|gpt-5)", re.IGNORECASE)
+
+
+def context_window_for_model(model: str) -> int | None:
+    """Window of a known model from :data:`KNOWN_CONTEXT_WINDOWS`, else ``None``.
+
+    The longest key that is a prefix of the model's base name (after any ``org/``, ending at
+    a ``-``, ``:``, ``.``, ``_`` or ``@``) wins: ``"gpt-4o-mini-2024-07-18"`` is
+    ``gpt-4o-mini``, ``"llama3.1:8b"`` is ``llama3.1``.
+    """
+    name = model.strip().lower().rsplit("/", 1)[-1]
+    name = name.removeprefix("meta-")
+    best: str | None = None
+    for key in KNOWN_CONTEXT_WINDOWS:
+        if name.startswith(key) and (len(name) == len(key) or name[len(key)] in "-:._@ "):
+            if best is None or len(key) > len(best):
+                best = key
+    return KNOWN_CONTEXT_WINDOWS[best] if best else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How failed requests are retried.
+
+    Args:
+        max_retries: retries after the first attempt (0 disables retrying).
+        backoff: first delay in seconds; doubled at each retry.
+        max_backoff: most seconds one backoff delay may last.
+        max_retry_after: most seconds a server's ``Retry-After`` may make us wait.
+        jitter: randomize backoff delays (between half and all of the delay).
+    """
+
+    max_retries: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_retry_after: float = 60.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if min(self.backoff, self.max_backoff, self.max_retry_after) < 0:
+            raise ValueError("backoff, max_backoff and max_retry_after must be >= 0")
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt + 1`` (``attempt`` is 0-based)."""
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_retry_after))
+        delay = min(self.backoff * (2**attempt), self.max_backoff)
+        if self.jitter:
+            delay *= random.uniform(0.5, 1.0)
+        return delay
+
+
+def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, or ``Retry-After`` in seconds
+    or as an HTTP date; ``None`` when absent or unreadable."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def map_httpx_error(exc: httpx.HTTPError, base_url: str) -> BackendError:
+    """Translate an httpx exception into the package's error tree."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendTimeout(
+            f"the model server at {base_url} did not answer in time ({type(exc).__name__}: "
+            f"{detail}); raise the timeout or try again later"
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return BackendConnectionError(
+            f"cannot use the URL {base_url} ({detail}); --base-url must start with http:// or "
+            "https://"
+        )
+    if isinstance(exc, httpx.ProxyError):
+        return BackendConnectionError(
+            f"the proxy refused the connection to {base_url} ({detail}); check HTTPS_PROXY"
+        )
+    if isinstance(exc, (httpx.NetworkError, httpx.ProtocolError, httpx.TransportError)):
+        return BackendConnectionError(
+            f"cannot reach the model server at {base_url} ({type(exc).__name__}: {detail}); "
+            "check --base-url and that the server is running"
+        )
+    return BackendError(f"request to {base_url} failed ({type(exc).__name__}: {detail})")
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:300].strip()
+    if isinstance(payload, dict):
+        error = payload.get("error", payload.get("detail", payload.get("message")))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if error is not None:
+            return str(error)[:300]
+    return response.text[:300].strip()
+
+
+def _status_error(response: httpx.Response, base_url: str, model: str) -> BackendHTTPError:
+    status = response.status_code
+    message = _error_message(response)
+    body = response.text[:1000]
+    if status == 429:
+        return RateLimited(
+            f"the model server at {base_url} is rate limiting us (429: {message}); wait, lower "
+            "--concurrency, or check your quota",
+            body=body,
+            retry_after=parse_retry_after(response.headers),
+        )
+    if status in (401, 403):
+        return BackendHTTPError(
+            f"the model server at {base_url} refused the credentials ({status}: {message}); "
+            "check --api-key or OPENAI_API_KEY",
+            status=status,
+            body=body,
+        )
+    if status == 404:
+        return BackendHTTPError(
+            f"not found at {base_url} (404: {message}); check --model ({model!r}) and "
+            "--base-url (it usually ends in /v1)",
+            status=status,
+            body=body,
+        )
+    if status in (400, 413, 422) and _CONTEXT_ERROR.search(message):
+        return ContextLengthExceeded(
+            f"the request did not fit the context window of {model!r} ({status}: {message}); "
+            "pass --context-window with the window the server really has",
+            status=status,
+            body=body,
+        )
+    if status >= 500:
+        return BackendHTTPError(
+            f"the model server at {base_url} failed ({status}: {message}); try again later",
+            status=status,
+            body=body,
+        )
+    return BackendHTTPError(
+        f"the model server at {base_url} answered {status}: {message}", status=status, body=body
+    )
+
+
+def _models_entries(payload: Any) -> list[dict[str, Any]]:
+    data = payload.get("data", payload.get("models")) if isinstance(payload, dict) else payload
+    if not isinstance(data, list):
+        return []
+    return [entry for entry in data if isinstance(entry, dict)]
+
+
+def _entry_id(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("id", entry.get("name", entry.get("model", ""))))
+
+
+def _entry_window(entry: Mapping[str, Any]) -> int | None:
+    for key in _WINDOW_KEYS:
+        value = entry.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+class OpenAIBackend:
+    """Chat Completions over httpx, for OpenAI and OpenAI-compatible servers.
+
+    Args:
+        model: model name; default ``gpt-4o-mini`` on api.openai.com, else the first model
+            the server lists at ``GET /models``.
+        base_url: API root; default ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
+        api_key: default ``OPENAI_API_KEY``; required for api.openai.com only.
+        context_window: the model's window in tokens; default: the table of common models,
+            else the server's ``/models`` entry (``max_model_len``, ``context_length`` or
+            ``context_window``), else 8192.
+        timeout: seconds or an ``httpx.Timeout``.
+        retry: the :class:`RetryPolicy`; ``max_retries`` is a shortcut for its field.
+        temperature: sent when not ``None``.
+        headers: extra HTTP headers.
+        extra_body: extra JSON fields for every completion request.
+        client: an ``httpx.Client`` to use for synchronous calls (you close it).
+        async_client: an ``httpx.AsyncClient`` for asynchronous calls (you close it).
+        transport: an httpx transport for clients this backend creates (e.g.
+            ``httpx.MockTransport``, which serves both sync and async calls).
+        async_transport: an async transport, when different from ``transport``.
+
+    Raises:
+        MissingCredentials: no API key for api.openai.com.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        context_window: int | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
+        temperature: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        base = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {base!r} (for example "
+                "http://localhost:11434/v1)"
+            )
+        self.base_url = base.rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._is_openai = httpx.URL(self.base_url).host == "api.openai.com"
+        if not key and self._is_openai:
+            raise MissingCredentials("No API key: pass --api-key or set OPENAI_API_KEY")
+        if context_window is not None and (
+            isinstance(context_window, bool)
+            or not isinstance(context_window, int)
+            or context_window < 1
+        ):
+            raise ValueError(f"context_window must be a positive integer, got {context_window!r}")
+        self._model = model or (DEFAULT_MODEL if self._is_openai else None)
+        self._window = context_window
+        self._window_resolved = context_window is not None
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        policy = retry or RetryPolicy()
+        if max_retries is not None:
+            policy = RetryPolicy(
+                max_retries=max_retries,
+                backoff=policy.backoff,
+                max_backoff=policy.max_backoff,
+                max_retry_after=policy.max_retry_after,
+                jitter=policy.jitter,
+            )
+        self.retry = policy
+        self.temperature = temperature
+        self.extra_body = dict(extra_body or {})
+        self._headers = {"User-Agent": USER_AGENT, **dict(headers or {})}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        self._client = client
+        self._async_client = async_client
+        self._transport = transport if isinstance(transport, httpx.BaseTransport) else None
+        if async_transport is None and isinstance(transport, httpx.AsyncBaseTransport):
+            async_transport = transport
+        self._async_transport = async_transport
+        self._session: contextvars.ContextVar[httpx.AsyncClient | None] = contextvars.ContextVar(
+            f"openai_backend_session_{id(self)}", default=None
+        )
+        # Overridable in tests so that backoff delays need not really pass.
+        self._sleep = time.sleep
+        self._asleep = asyncio.sleep
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self._model!r}, base_url={self.base_url!r})"
+
+    # -- Backend attributes ---------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """``"openai:<model>"``."""
+        return f"openai:{self._model or 'auto'}"
+
+    @property
+    def model(self) -> str | None:
+        """The model name (``None`` until discovered when none was given)."""
+        return self._model
+
+    @property
+    def context_window(self) -> int:
+        """The model's window; resolved once (may ``GET /models``)."""
+        if not self._window_resolved:
+            self._window = context_window_for_model(self._model) if self._model else None
+            if self._window is None:
+                self._discover_sync()
+            if self._window is None:
+                self._window = DEFAULT_CONTEXT_WINDOW
+                logger.info(
+                    "context window of %s unknown: assuming %d tokens (pass context_window)",
+                    self._model,
+                    DEFAULT_CONTEXT_WINDOW,
+                )
+            self._window_resolved = True
+        assert self._window is not None
+        return self._window
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def _apply_models(self, payload: Any) -> None:
+        entries = _models_entries(payload)
+        if self._model is None:
+            if not entries or not _entry_id(entries[0]):
+                raise BackendResponseError(
+                    f"the server at {self.base_url} lists no model at /models; pass --model"
+                )
+            self._model = _entry_id(entries[0])
+            logger.info("using model %s, the first listed by %s", self._model, self.base_url)
+        wanted = self._model.rsplit("/", 1)[-1]
+        for entry in entries:
+            ident = _entry_id(entry)
+            if ident == self._model or ident.rsplit("/", 1)[-1] == wanted:
+                window = _entry_window(entry)
+                if window is not None and not self._window_resolved:
+                    self._window = window
+                return
+
+    def _discover_failed(self, exc: Exception) -> None:
+        if self._model is None:
+            if isinstance(exc, BackendError):
+                raise BackendError(
+                    f"no model given and listing the models of {self.base_url} failed ({exc}); "
+                    "pass --model"
+                ) from exc
+            raise BackendResponseError(
+                f"no model given and {self.base_url}/models did not answer with a model list "
+                f"({exc}); pass --model"
+            ) from exc
+        logger.debug("GET %s/models failed: %s", self.base_url, exc)
+
+    def _discover_sync(self) -> None:
+        try:
+            with self._sync_client() as client:
+                response = client.get(f"{self.base_url}/models")
+            if response.status_code >= 400:
+                raise _status_error(response, self.base_url, self._model or "?")
+            self._apply_models(response.json())
+        except httpx.HTTPError as exc:
+            self._discover_failed(map_httpx_error(exc, self.base_url))
+        except (BackendError, ValueError) as exc:
+            self._discover_failed(exc)
+
+    async def _discover_async(self) -> None:
+        try:
+            async with self._async_client_scope() as client:
+                response = await client.get(f"{self.base_url}/models")
+            if response.status_code >= 400:
+                raise _status_error(response, self.base_url, self._model or "?")
+            self._apply_models(response.json())
+        except httpx.HTTPError as exc:
+            self._discover_failed(map_httpx_error(exc, self.base_url))
+        except (BackendError, ValueError) as exc:
+            self._discover_failed(exc)
+
+    # -- clients --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sync_client(self) -> Iterator[httpx.Client]:
+        if self._client is not None:
+            yield self._client
+            return
+        with httpx.Client(
+            transport=self._transport, timeout=self.timeout, headers=self._headers
+        ) as client:
+            yield client
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._async_transport, timeout=self.timeout, headers=self._headers
+        )
+
+    @contextlib.asynccontextmanager
+    async def _async_client_scope(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = self._async_client or self._session.get()
+        if client is not None:
+            yield client
+            return
+        async with self._new_async_client() as own:
+            yield own
+
+    @contextlib.asynccontextmanager
+    async def run_session(self) -> AsyncIterator[None]:
+        """Share one connection pool between the calls of a run (the engine enters this).
+
+        Outside a session each async call opens and closes its own client, so no
+        connection outlives the event loop it was made on.
+        """
+        if self._async_client is not None or self._session.get() is not None:
+            yield
+            return
+        async with self._new_async_client() as client:
+            token = self._session.set(client)
+            try:
+                yield
+            finally:
+                self._session.reset(token)
+
+    # -- completions ----------------------------------------------------------------------
+
+    def _body(self, messages: list[Message], max_tokens: int) -> dict[str, Any]:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        assert self._model is not None
+        field = (
+            "max_completion_tokens"
+            if self._is_openai and _COMPLETION_TOKENS_MODELS.match(self._model)
+            else "max_tokens"
+        )
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+            field: max_tokens,
+        }
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        body.update(self.extra_body)
+        return body
+
+    def _retry_delay(
+        self,
+        attempt: int,
+        error: BackendError,
+        exc: BaseException | None = None,
+        response: httpx.Response | None = None,
+    ) -> float | None:
+        """Seconds before the next attempt, or ``None`` when ``error`` is final."""
+        if attempt >= self.retry.max_retries:
+            return None
+        if isinstance(error, BackendHTTPError):
+            if error.status not in _RETRY_STATUSES:
+                return None
+            retry_after = parse_retry_after(response.headers) if response is not None else None
+            return self.retry.delay(attempt, retry_after)
+        if isinstance(exc, _RETRY_TRANSPORT_ERRORS):
+            return self.retry.delay(attempt)
+        return None
+
+    def _parse(self, response: httpx.Response) -> Completion:
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise BackendResponseError(
+                f"the server at {self.base_url} did not answer with JSON (status "
+                f"{response.status_code}, {response.headers.get('content-type', 'no type')}); is "
+                "--base-url an OpenAI-compatible API root (usually ending in /v1)?"
+            ) from exc
+        try:
+            choice = payload["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise BackendResponseError(
+                f"the server at {self.base_url} answered without choices[0].message: "
+                f"{str(payload)[:200]}"
+            ) from exc
+        if isinstance(content, list):  # content parts
+            content = "".join(
+                str(part.get("text", "")) for part in content if isinstance(part, dict)
+            )
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+
+        def number(key: str) -> int | None:
+            value = usage.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return Completion(
+            text=content if isinstance(content, str) else "",
+            prompt_tokens=number("prompt_tokens"),
+            completion_tokens=number("completion_tokens"),
+            finish_reason=choice.get("finish_reason"),
+            model=payload.get("model") or self._model,
+        )
+
+    def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        """Ask for one completion of at most ``max_tokens`` tokens, retrying per policy."""
+        if self._model is None:
+            self._discover_sync()
+        body = self._body(messages, max_tokens)
+        url = f"{self.base_url}/chat/completions"
+        with self._sync_client() as client:
+            attempt = 0
+            while True:
+                try:
+                    response = client.post(url, json=body)
+                except httpx.HTTPError as exc:
+                    error: BackendError = map_httpx_error(exc, self.base_url)
+                    delay = self._retry_delay(attempt, error, exc)
+                    if delay is None:
+                        raise error from exc
+                else:
+                    if response.status_code < 400:
+                        return self._parse(response)
+                    error = _status_error(response, self.base_url, body["model"])
+                    delay = self._retry_delay(attempt, error, response=response)
+                    if delay is None:
+                        raise error
+                logger.info("retrying in %.2fs after: %s", delay, error)
+                self._sleep(delay)
+                attempt += 1
+
+    async def acomplete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        """Async twin of :meth:`complete`."""
+        if self._model is None:
+            await self._discover_async()
+        body = self._body(messages, max_tokens)
+        url = f"{self.base_url}/chat/completions"
+        async with self._async_client_scope() as client:
+            attempt = 0
+            while True:
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.HTTPError as exc:
+                    error: BackendError = map_httpx_error(exc, self.base_url)
+                    delay = self._retry_delay(attempt, error, exc)
+                    if delay is None:
+                        raise error from exc
+                else:
+                    if response.status_code < 400:
+                        return self._parse(response)
+                    error = _status_error(response, self.base_url, body["model"])
+                    delay = self._retry_delay(attempt, error, response=response)
+                    if delay is None:
+                        raise error
+                logger.info("retrying in %.2fs after: %s", delay, error)
+                await self._asleep(delay)
+                attempt += 1

@@ -1,0 +1,369 @@
+"""The ``summarize`` command: summarize files or stdin with any backend.
+
+The summary goes to stdout; diagnostics, the backend used and the progress bar go to
+stderr. Exit status: 0 success, 1 failure, 2 usage error (bad option, missing, unreadable
+or empty input), 130 interrupted.
+
+Input reading lives in one function, :func:`read_input`, so that other input kinds (URLs,
+HTML, PDF) can be plugged in there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ._engine import ProgressEvent, Summarizer, SummaryResult, _run_sync
+from ._registry import available_backends, get_backend
+from .errors import (
+    ContextWindowTooSmall,
+    MapReduceError,
+    MissingCredentials,
+    SummarizerError,
+    UnknownBackend,
+)
+
+__all__ = ["InputError", "build_parser", "main", "read_input"]
+
+PROG = "summarize"
+
+EPILOG = """\
+examples:
+  summarize report.md                          offline extractive summary
+  cat notes.txt | summarize -                  read stdin
+  summarize --model gpt-4o-mini report.md      OpenAI (needs OPENAI_API_KEY)
+  summarize --base-url http://localhost:11434/v1 --model llama3.1 report.md   Ollama
+  summarize --base-url http://localhost:8000/v1 book.txt   vLLM (model and window discovered)
+  summarize --max-tokens 2000 notes.md         print unchanged if it fits, else summarize
+  summarize --estimate --context-window 8192 book.txt   show the plan, make no call
+  summarize --json -i "focus on risks" -l French report.md
+
+exit status: 0 ok, 1 failure, 2 usage error, 130 interrupted
+"""
+
+
+class InputError(Exception):
+    """An input cannot be used (missing, unreadable, binary, empty): exit status 2."""
+
+
+class _UsageError(Exception):
+    """A bad option or combination of options: exit status 2."""
+
+
+def _decode(data: bytes, where: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{where} looks like a binary file; pass a text or markdown file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise InputError(f"{where} is not readable text (unknown encoding); convert it to UTF-8")
+    return str(best)
+
+
+def read_input(arg: str) -> str:
+    """Return the text of one input argument: a file path, or ``-`` for stdin.
+
+    Raises:
+        InputError: the file is missing, unreadable, a directory or binary.
+    """
+    if arg == "-":
+        return _decode(sys.stdin.buffer.read(), "stdin")
+    path = Path(arg)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {arg}") from None
+    except IsADirectoryError:
+        raise InputError(f"{arg} is a directory; pass the files inside it") from None
+    except PermissionError:
+        raise InputError(f"cannot read {arg}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {arg}: {exc.strerror or exc}") from None
+    return _decode(data, arg)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"{PROG} (llm-digest) {__version__}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``summarize`` command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Summarize text and markdown files (or stdin) of any length: token-exact "
+            "map-reduce with any OpenAI-compatible model, or offline extractive by default."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs", nargs="*", metavar="PATH", help="text or markdown files; - or none for stdin"
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "-b",
+        "--backend",
+        metavar="NAME",
+        help="backend name (default: openai with --model/--base-url, else extractive)",
+    )
+    model.add_argument("-m", "--model", help="model name, e.g. gpt-4o-mini or llama3.1")
+    model.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible API root, e.g. http://localhost:11434/v1 (default: "
+        "OPENAI_BASE_URL, else https://api.openai.com/v1)",
+    )
+    model.add_argument("--api-key", metavar="KEY", help="API key (default: OPENAI_API_KEY)")
+    model.add_argument(
+        "--timeout", type=_positive_float, metavar="SECONDS", help="per-request timeout"
+    )
+    model.add_argument(
+        "--context-window",
+        type=_positive_int,
+        metavar="TOKENS",
+        help="model context window (default: known table, server /models, else 8192)",
+    )
+    summary = parser.add_argument_group("summary")
+    summary.add_argument(
+        "-t",
+        "--target-tokens",
+        type=_positive_int,
+        metavar="TOKENS",
+        help="length of the summary in tokens (default 512)",
+    )
+    summary.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        metavar="TOKENS",
+        help="fit mode: print the input unchanged if it has at most TOKENS tokens, else a "
+        "summary of at most TOKENS tokens",
+    )
+    summary.add_argument("-i", "--instruction", help="extra instruction (style, focus)")
+    summary.add_argument("-l", "--language", help="language of the summary, e.g. French")
+    summary.add_argument(
+        "-c",
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="model calls in flight at once (default 8)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json", action="store_true", help='print one JSON object: {"summary", "stats"}'
+    )
+    output.add_argument(
+        "--estimate", action="store_true", help="print the plan (calls, levels) and make no call"
+    )
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="no diagnostics on stderr except errors"
+    )
+    output.add_argument("-v", "--verbose", action="store_true", help="log requests on stderr")
+    output.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error"
+    )
+    output.add_argument("--version", action="version", version=_version())
+    return parser
+
+
+def _read_all(inputs: Sequence[str]) -> str:
+    if not inputs:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no input: pass a file path, or pipe text and use - for stdin")
+        inputs = ["-"]
+    if inputs.count("-") > 1:
+        raise InputError("stdin (-) can be read only once")
+    texts = [read_input(arg) for arg in inputs]
+    text = "\n\n".join(t.strip("\n") for t in texts)
+    if not text.strip():
+        where = "stdin" if inputs == ["-"] else ", ".join(inputs)
+        raise InputError(f"the input is empty ({where}); nothing to summarize")
+    return text
+
+
+def _make_backend(args: argparse.Namespace) -> Any:
+    options: dict[str, Any] = {}
+    flags = {"model": "--model", "base_url": "--base-url", "api_key": "--api-key"}
+    for key in ("model", "base_url", "api_key", "timeout"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    flags["timeout"] = "--timeout"
+    name = args.backend or ("openai" if args.model or args.base_url else "extractive")
+    try:
+        return get_backend(name, **options)
+    except UnknownBackend as exc:
+        raise _UsageError(
+            f"unknown backend {name!r}; known: {', '.join(available_backends())}"
+        ) from exc
+    except TypeError as exc:
+        if options and "does not accept" in str(exc):
+            given = ", ".join(flags[k] for k in sorted(options))
+            raise _UsageError(f"backend {name!r} does not accept {given}") from exc
+        raise
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal; draws only for runs of more than one call."""
+
+    WIDTH = 28
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.planned_calls <= 1:
+            return
+        share = min(1.0, event.calls / event.planned_calls)
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        kind = "map" if event.level == 1 else "combine"
+        self.stream.write(
+            f"\r{PROG}: [{bar}] level {event.level} ({kind}) {event.done}/{event.total}, "
+            f"{event.calls} call(s) "
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _describe(backend: Any) -> str:
+    name = str(getattr(backend, "name", type(backend).__name__))
+    base = getattr(backend, "base_url", None)
+    return f"{name} at {base}" if base else name
+
+
+def _run(args: argparse.Namespace) -> int:
+    text = _read_all(args.inputs)
+    backend = _make_backend(args)
+    options = {
+        key: getattr(args, key)
+        for key in ("context_window", "concurrency", "target_tokens", "instruction", "language")
+        if getattr(args, key) is not None
+    }
+    try:
+        summarizer = Summarizer(backend=backend, **options)
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(str(exc)) from exc
+
+    if args.estimate:
+        plan = summarizer.estimate(text)
+        if args.json:
+            print(json.dumps({"plan": plan.to_dict()}, ensure_ascii=False))
+        else:
+            print(plan)
+        return 0
+
+    bar = _ProgressBar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+    try:
+        if args.max_tokens is not None:
+            result: SummaryResult = _run_sync(
+                lambda: summarizer.afit_result(text, args.max_tokens)
+            )
+        else:
+            result = summarizer.run(text, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(result.summary)
+    if not args.quiet:
+        stats = result.stats
+        if stats.calls == 0:
+            note = f"input already fits in {args.max_tokens} tokens ({stats.input_tokens}); unchanged"
+        else:
+            note = (
+                f"summary by {_describe(backend)}: {stats.calls} call(s), {stats.levels} "
+                f"level(s), {stats.input_tokens} input tokens -> {stats.completion_tokens} "
+                f"completion tokens, {stats.elapsed:.2f}s"
+            )
+        print(f"{PROG}: {note}", file=sys.stderr)
+    return 0
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except (InputError, _UsageError, UnknownBackend, ContextWindowTooSmall, MissingCredentials) as exc:
+        if args.traceback:
+            traceback.print_exc()
+        _fail(str(exc))
+        return 2
+    except SummarizerError as exc:
+        if args.traceback:
+            traceback.print_exc()
+        _fail(str(exc))
+        if isinstance(exc, MapReduceError) and exc.partial:
+            print(
+                f"{PROG}: {len(exc.partial)} partial summaries had completed (use the Python "
+                "API to get them: error.partial)",
+                file=sys.stderr,
+            )
+        return 1
+    except Exception as exc:  # a bug or an unforeseen failure: one line unless asked
+        if args.traceback:
+            traceback.print_exc()
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --traceback for details)")
+        return 1
