@@ -157,9 +157,7 @@ def test_unknown_model_is_an_error_unless_defaulted() -> None:
 
 
 def test_unknown_encoding_lists_known_names() -> None:
-    with pytest.raises(
-        ValueError, match=r"unavailable encoding 'p50k_base'.*o200k_base"
-    ):
+    with pytest.raises(ValueError, match=r"unavailable encoding 'p50k_base'.*o200k_base"):
         Tokenizer.from_encoding("p50k_base")
     with pytest.raises(ValueError, match="cl100k_base"):
         get_tokenizer("no-such-thing")

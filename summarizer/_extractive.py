@@ -1,0 +1,480 @@
+"""An offline, model-free backend: extractive summaries by sentence ranking.
+
+:class:`ExtractiveBackend` summarizes the last user message (where the engine puts the text
+to summarize) by choosing its most central sentences and returning them in their original
+order, within ``max_tokens`` tokens counted exactly. It needs no model, no network and no
+download, is deterministic, and runs in roughly linear time.
+
+How it ranks:
+
+1. Markdown noise is dropped (code fences, rules, images, table rules, HTML tags, link
+   targets, emphasis marks); headings are kept only as evidence of the topic.
+2. The rest is split into sentences: ``.``/``!``/``?`` followed by whitespace (common
+   abbreviations excepted), CJK ends such as ``。！？；…`` with no space needed, and lines
+   without final punctuation (titles, list items) on their own.
+3. Each sentence becomes a set of terms: lower-cased words minus English stopwords, and
+   character bigrams for Chinese/Japanese text. A term weighs
+   ``(tf - 0.9) * log(1 + (N + 1) / sf)``: frequent in the document (a term seen once barely
+   counts) but not in every sentence, so sentences about the main topics score highest.
+4. Sentences are picked greedily by gain per token (``gain / tokens ** 0.7``), where a
+   term's weight decays each time a picked sentence already covers it (so the summary
+   does not repeat itself), with a small bonus for leading sentences. Lazy evaluation with
+   a heap keeps this near ``O(n log n)``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ._backend import Completion, Message
+from ._prompts import count_message_tokens
+from ._tokens import Tokenizer, get_tokenizer
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_RATIO",
+    "ExtractiveBackend",
+    "extract_sentences",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The backend reads any length of text; this only informs the engine's planning.
+DEFAULT_CONTEXT_WINDOW = 1_000_000
+#: A summary holds at most this share of its input's tokens (and never more than
+#: ``max_tokens``), so it shrinks text even when the cap would allow all of it.
+DEFAULT_MAX_RATIO = 0.5
+
+_COST_EXPONENT = 0.7  # gain / tokens**0.7: favours informative sentences over fragments
+_REDUNDANCY_DECAY = 0.3  # a covered term keeps 30% of its weight for the next sentence
+_HEADING_TERM_BOOST = 2  # heading words count double as topic evidence
+
+# -- text cleaning ---------------------------------------------------------------------------
+
+_CJK_CHARS = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HIRAGANA_ONLY = re.compile(r"[\u3040-\u309f]+")
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_RULE = re.compile(r"^[ \t]*(?:(?:[-*_][ \t]*){3,}|=+[ \t]*)$")
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.*?)[ \t#]*$")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•·▪‣]|\d{1,3}[.)]|[a-zA-Z][.)])[ \t]+")
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_FOOTNOTE = re.compile(r"\[\^[^\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_EMPHASIS = re.compile(r"\*\*|__|`+|~~")
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])(?=\s|$)")
+_TERMINAL = re.compile(r"[.!?:;。！？；…」』）”’\"')\]]$")
+
+# -- sentence splitting ----------------------------------------------------------------------
+
+_CLOSERS = "\"'’”)\\]」』）】》〉"
+_SENTENCE_END = re.compile(
+    rf"[.!?]+[{_CLOSERS}]*(?:\s+|$)|[。！？；…]+[{_CLOSERS}]*\s*|[！？][{_CLOSERS}]*\s*"
+)
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e cf al fig figs no nos vol pp ed eds approx "
+    "inc ltd co corp dept est jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m"
+    "".split()
+)
+_WORD_BEFORE = re.compile(r"([^\s(\[\"'“‘]+)$")
+
+# -- terms ---------------------------------------------------------------------------------
+
+_TERM = re.compile(rf"([{_CJK_CHARS}]+)|([^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*)")
+_STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each either else ever every few for from further had
+    hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him
+    himself his how how's however i i'd i'll i'm i've if in into is isn't it it's its itself
+    just let's may me might more most much must mustn't my myself neither no nor not now of
+    off often on once one only or other ought our ours ourselves out over own per quite rather
+    really same shall shan't she she'd she'll she's should shouldn't since so some still such
+    than that that's the their theirs them themselves then there there's these they they'd
+    they'll they're they've this those though through thus to too toward towards under until
+    up upon us very via was wasn't we we'd we'll we're we've were weren't what what's when
+    when's where where's whether which while who who's whom whose why why's will with within
+    without won't would wouldn't yet you you'd you'll you're you've your yours yourself
+    yourselves
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """A candidate sentence: its cleaned text, where it came from, and what it is about."""
+
+    text: str
+    index: int  # position among all candidates, in document order
+    block: int  # paragraph/list item/table row it belongs to
+    first_in_block: bool
+    terms: frozenset[str]
+
+
+def _clean_inline(line: str) -> str:
+    line = _IMAGE.sub("", line)
+    line = _LINK.sub(r"\1", line)
+    line = _REF_LINK.sub(r"\1", line)
+    line = _FOOTNOTE.sub("", line)
+    line = _AUTOLINK.sub(r"\1", line)
+    line = _HTML_TAG.sub("", line)
+    line = _EMPHASIS.sub("", line)
+    line = _SPACES.sub(" ", line).strip()
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", line)
+
+
+def _is_cjk(char: str) -> bool:
+    return bool(re.match(rf"[{_CJK_CHARS}。！？；…，、]", char))
+
+
+def _join(left: str, right: str) -> str:
+    """Join two pieces of one paragraph: no space between CJK characters."""
+    if not left:
+        return right
+    if _is_cjk(left[-1]) and _is_cjk(right[0]):
+        return left + right
+    return f"{left} {right}"
+
+
+def _segments(text: str) -> tuple[list[tuple[int, str]], list[str]]:
+    """Split markdown-ish text into ``(block, segment)`` pairs and heading texts.
+
+    A segment is a run of lines to split into sentences; a short line without final
+    punctuation ends its segment (it is a title, label or list entry by itself).
+    """
+    segments: list[tuple[int, str]] = []
+    headings: list[str] = []
+    block = 0
+    current = ""
+    in_fence = False
+
+    def flush(new_block: bool) -> None:
+        nonlocal current, block
+        if current:
+            segments.append((block, current))
+            current = ""
+        if new_block:
+            block += 1
+
+    for raw in text.splitlines():
+        if _FENCE.match(raw):
+            in_fence = not in_fence
+            flush(True)
+            continue
+        if in_fence:
+            continue
+        if not raw.strip() or _RULE.match(raw) or _TABLE_RULE.match(raw):
+            flush(True)
+            continue
+        heading = _HEADING.match(raw)
+        if heading:
+            flush(True)
+            cleaned = _clean_inline(heading.group(1))
+            if cleaned:
+                headings.append(cleaned)
+            continue
+        line = _QUOTE.sub("", raw)
+        if _LIST_ITEM.match(line):
+            flush(True)
+            line = _LIST_ITEM.sub("", line, count=1)
+        elif line.lstrip().startswith("|"):
+            flush(True)
+            line = "; ".join(cell.strip() for cell in line.strip().strip("|").split("|"))
+        line = _clean_inline(line)
+        if not line:
+            continue
+        current = _join(current, line)
+        if len(line) < 40 and not _TERMINAL.search(line):
+            flush(False)  # a title or label: a sentence of its own
+    flush(False)
+    return segments, headings
+
+
+def _split_sentences(segment: str) -> list[str]:
+    """Split one segment at sentence ends, keeping abbreviations and initials together."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(segment):
+        end = match.end()
+        if end >= len(segment):
+            break
+        if segment[match.start()] == "." and match.end() - match.start() <= 2:
+            before = _WORD_BEFORE.search(segment, max(start, match.start() - 16), match.start())
+            word = before.group(1).lower().rstrip(".") if before else ""
+            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                continue
+        piece = segment[start:end].strip()
+        if piece:
+            sentences.append(piece)
+        start = end
+    rest = segment[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _terms(text: str) -> list[str]:
+    """Content terms of ``text``: words without stopwords, CJK character bigrams."""
+    terms: list[str] = []
+    for match in _TERM.finditer(text.lower()):
+        cjk, word = match.groups()
+        if cjk:
+            if len(cjk) == 1:
+                terms.append(cjk)
+                continue
+            for i in range(len(cjk) - 1):
+                bigram = cjk[i : i + 2]
+                if not _HIRAGANA_ONLY.fullmatch(bigram):  # particles and endings
+                    terms.append(bigram)
+        elif word and word.replace("’", "'") not in _STOPWORDS and len(word) > 1:
+            terms.append(_stem(word))
+    return terms
+
+
+def _stem(word: str) -> str:
+    """A deliberately light English stemmer: possessives and plain plurals."""
+    word = word.replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def extract_sentences(text: str) -> list[str]:
+    """Return the candidate sentences of ``text`` (markdown noise removed), in order."""
+    segments, _ = _segments(text)
+    return [s for _, segment in segments for s in _split_sentences(segment)]
+
+
+# -- selection -----------------------------------------------------------------------------
+
+
+def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
+    segments, headings = _segments(text)
+    sentences: list[_Sentence] = []
+    last_block = -1
+    for block, segment in segments:
+        for piece in _split_sentences(segment):
+            sentences.append(
+                _Sentence(
+                    text=piece,
+                    index=len(sentences),
+                    block=block,
+                    first_in_block=block != last_block,
+                    terms=frozenset(_terms(piece)),
+                )
+            )
+            last_block = block
+    if not sentences:  # nothing but headings: they are the content then
+        for i, heading in enumerate(headings):
+            sentences.append(_Sentence(heading, i, i, True, frozenset(_terms(heading))))
+        headings = []
+    frequency: Counter[str] = Counter()
+    for sentence in sentences:
+        frequency.update(_terms(sentence.text))
+    for heading in headings:
+        for term in _terms(heading):
+            frequency[term] += _HEADING_TERM_BOOST
+    return sentences, frequency
+
+
+def _weights(sentences: Sequence[_Sentence], frequency: Counter[str]) -> dict[str, float]:
+    spread: Counter[str] = Counter()
+    for sentence in sentences:
+        spread.update(sentence.terms)
+    n = len(sentences)
+    # A term seen once says nothing about what the text is about: it keeps a tenth of
+    # a repeated term's weight, so off-topic asides do not win on rare words alone.
+    return {
+        term: (count - 0.9) * math.log(1 + (n + 1) / max(1, spread[term]))
+        for term, count in frequency.items()
+    }
+
+
+def _ratio(
+    sentence: _Sentence, weights: dict[str, float], costs: Sequence[int], covered: Counter[str]
+) -> float:
+    """Marginal gain per token of adding ``sentence`` to a summary covering ``covered``."""
+    gain = sum(weights.get(t, 0.0) * _REDUNDANCY_DECAY ** covered[t] for t in sentence.terms)
+    position = 1.0 + 0.3 / (1 + sentence.index)
+    if sentence.first_in_block:
+        position *= 1.1
+    return gain * position / costs[sentence.index] ** _COST_EXPONENT
+
+
+def _select(
+    sentences: Sequence[_Sentence],
+    weights: dict[str, float],
+    costs: Sequence[int],
+    budget: int,
+) -> list[_Sentence]:
+    """Lazy greedy selection by marginal gain per token within ``budget`` tokens."""
+    covered: Counter[str] = Counter()
+    by_index = {s.index: s for s in sentences}
+    heap = [(-_ratio(s, weights, costs, covered), s.index) for s in sentences]
+    heapq.heapify(heap)
+    chosen: list[_Sentence] = []
+    remaining = budget
+    while heap and remaining > 0:
+        _, index = heapq.heappop(heap)
+        sentence = by_index[index]
+        if costs[index] > remaining:
+            continue  # the budget only shrinks: it will never fit
+        current = _ratio(sentence, weights, costs, covered)
+        if current <= 0:
+            continue
+        if heap and current < -heap[0][0]:
+            heapq.heappush(heap, (-current, index))  # stale score: look again later
+            continue
+        chosen.append(sentence)
+        covered.update(sentence.terms)
+        remaining -= costs[index]
+    return sorted(chosen, key=lambda s: s.index)
+
+
+def _compose(chosen: Sequence[_Sentence]) -> str:
+    parts: list[str] = []
+    previous: _Sentence | None = None
+    for sentence in chosen:
+        if previous is None:
+            parts.append(sentence.text)
+        elif sentence.block == previous.block:
+            joined = _join(parts[-1], sentence.text)
+            parts[-1] = joined
+        else:
+            parts.append(sentence.text)
+        previous = sentence
+    return "\n\n".join(parts)
+
+
+def summarize_extractive(
+    text: str,
+    max_tokens: int,
+    *,
+    tokenizer: Tokenizer | None = None,
+    max_ratio: float | None = DEFAULT_MAX_RATIO,
+) -> str:
+    """Return the most central sentences of ``text`` in order, within ``max_tokens`` tokens.
+
+    Args:
+        text: the text to summarize (plain text or markdown).
+        max_tokens: hard cap on the summary's tokens, counted exactly with ``tokenizer``.
+        tokenizer: counts tokens; default ``o200k_base``.
+        max_ratio: the summary also holds at most this share of the input's tokens (at
+            least one sentence); ``None`` lets it fill ``max_tokens``.
+
+    Raises:
+        ValueError: ``max_tokens < 1`` or ``max_ratio`` outside ``(0, 1]``.
+    """
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+    tok = tokenizer if tokenizer is not None else get_tokenizer(None)
+    sentences, frequency = _candidates(text)
+    if not sentences:
+        return ""
+    count: Callable[[str], int] = tok.count
+    costs = [count(s.text) + 1 for s in sentences]  # + the joining space or break
+    budget = max_tokens
+    if max_ratio is not None:
+        budget = min(budget, max(1, math.ceil(max_ratio * count(text))))
+    weights = _weights(sentences, frequency)
+    # Sentences sharing no repeated term with the rest are asides: never picked to fill
+    # space, unless every sentence is one (a text too short to have a topic).
+    related = [s for s in sentences if any(frequency[t] >= 2 for t in s.terms)]
+    pool = related or [s for s in sentences if s.terms] or sentences
+    chosen = _select(pool, weights, costs, budget + 1)  # the first piece needs no joiner
+    if not chosen:
+        # Every sentence is longer than the budget: the best one, cut on token boundaries.
+        empty: Counter[str] = Counter()
+        best = max(pool, key=lambda s: (_ratio(s, weights, costs, empty), -s.index))
+        return tok.truncate(best.text, max_tokens)
+    summary = _compose(chosen)
+    while len(chosen) > 1 and count(summary) > max_tokens:
+        # Seams tokenized differently from the parts: drop sentences from the end.
+        chosen = chosen[:-1]
+        summary = _compose(chosen)
+    if count(summary) > max_tokens:
+        summary = tok.truncate(summary, max_tokens)
+    return summary
+
+
+class ExtractiveBackend:
+    """Offline backend that answers with an extractive summary of the last user message.
+
+    Args:
+        tokenizer: counts tokens for ``max_tokens`` (default ``o200k_base``); any spec
+            :func:`~summarizer.get_tokenizer` accepts.
+        max_ratio: the reply holds at most this share of the text's tokens (default
+            :data:`DEFAULT_MAX_RATIO`); ``None`` fills up to ``max_tokens``.
+        context_window: what to report as the window (the backend itself has no limit).
+    """
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer | str | Callable[[str], int] | None = None,
+        *,
+        max_ratio: float | None = DEFAULT_MAX_RATIO,
+        context_window: int | None = DEFAULT_CONTEXT_WINDOW,
+    ) -> None:
+        if max_ratio is not None and not 0 < max_ratio <= 1:
+            raise ValueError(f"max_ratio must be in (0, 1] or None, got {max_ratio!r}")
+        self.tokenizer = get_tokenizer(tokenizer)
+        self.max_ratio = max_ratio
+        self.context_window = context_window
+
+    def __repr__(self) -> str:
+        return f"ExtractiveBackend(tokenizer={self.tokenizer.name!r}, max_ratio={self.max_ratio!r})"
+
+    def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        """Summarize the content of the last user message within ``max_tokens`` tokens.
+
+        Raises:
+            ValueError: no user message, or ``max_tokens < 1``.
+        """
+        text = _last_user_content(messages)
+        summary = summarize_extractive(
+            text, max_tokens, tokenizer=self.tokenizer, max_ratio=self.max_ratio
+        )
+        return Completion(
+            text=summary,
+            prompt_tokens=count_message_tokens(messages, self.tokenizer),
+            completion_tokens=self.tokenizer.count(summary),
+            finish_reason="stop",
+            model=self.name,
+        )
+
+    async def acomplete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        """Async twin of :meth:`complete` (the work is CPU-bound and quick)."""
+        return self.complete(messages, max_tokens=max_tokens)
+
+
+def _last_user_content(messages: Sequence[Message]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if not isinstance(content, str):
+                raise TypeError(
+                    f"the user message content must be a str, got {type(content).__name__}"
+                )
+            return content
+    raise ValueError(
+        "ExtractiveBackend needs a user message holding the text to summarize; got roles "
+        f"{[m.get('role') for m in messages]}"
+    )

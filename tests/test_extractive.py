@@ -1,0 +1,251 @@
+"""Tests for summarizer._extractive: the offline, model-free backend."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from summarizer._backend import Backend, Completion, Message
+from summarizer._extractive import (
+    DEFAULT_CONTEXT_WINDOW,
+    ExtractiveBackend,
+    extract_sentences,
+    summarize_extractive,
+)
+from summarizer._tokens import Tokenizer, get_tokenizer
+
+TOK = get_tokenizer()
+LIGHTHOUSES = (Path(__file__).parent.parent / "examples" / "lighthouses.md").read_text("utf-8")
+
+BEES = (
+    "Honey bees live in colonies ruled by a single queen bee. "
+    "The queen bee lays all the eggs of the colony, up to two thousand a day. "
+    "Worker bees are sterile females that feed the queen, build comb and collect nectar. "
+    "My neighbour repainted his garage door a pale shade of green last autumn. "
+    "Worker bees turn nectar into honey and store the honey in wax comb. "
+    "Drones are male bees whose only task is to mate with a queen from another colony. "
+    "Paris hosted an exhibition of antique typewriters in 1987. "
+    "When the colony grows too large, the old queen leaves with a swarm of worker bees."
+)
+ASIDES = ("garage door", "typewriters")
+
+
+def messages(text: str, system: str = "Summarize the text.") -> list[Message]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+
+
+def in_order(summary_sentences: list[str], source: str) -> bool:
+    positions = [source.find(s) for s in summary_sentences]
+    return all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+def test_is_a_backend() -> None:
+    backend = ExtractiveBackend()
+    assert isinstance(backend, Backend)
+    assert backend.name == "extractive"
+    assert backend.context_window == DEFAULT_CONTEXT_WINDOW >= 1_000_000
+    assert "o200k_base" in repr(backend)
+
+
+@pytest.mark.parametrize("cap", [1, 5, 20, 60, 150, 400, 5000])
+def test_output_within_cap(cap: int) -> None:
+    completion = ExtractiveBackend().complete(messages(LIGHTHOUSES), max_tokens=cap)
+    assert isinstance(completion, Completion)
+    assert TOK.count(completion.text) <= cap
+    assert completion.completion_tokens == TOK.count(completion.text)
+    assert completion.prompt_tokens is not None
+    assert completion.prompt_tokens > TOK.count(LIGHTHOUSES)
+    assert completion.text  # a cap of even one token yields something
+    assert completion.finish_reason == "stop"
+
+
+def test_shrinks_text_even_when_the_cap_allows_all() -> None:
+    summary = ExtractiveBackend().complete(messages(LIGHTHOUSES), max_tokens=100_000).text
+    assert TOK.count(summary) <= 0.5 * TOK.count(LIGHTHOUSES)
+    full = ExtractiveBackend(max_ratio=None).complete(messages(LIGHTHOUSES), max_tokens=100_000)
+    assert TOK.count(full.text) > 0.8 * TOK.count(LIGHTHOUSES)  # markup dropped, prose kept
+
+
+def test_keeps_original_order() -> None:
+    sentences = extract_sentences(LIGHTHOUSES)
+    for cap in (80, 200, 400):
+        summary = summarize_extractive(LIGHTHOUSES, cap)
+        picked = [s for s in sentences if s in summary]
+        assert len(picked) >= 2
+        assert in_order(picked, LIGHTHOUSES)
+        # Every sentence of the summary is a sentence of the source, verbatim.
+        rebuilt = [p for part in summary.split("\n\n") for p in extract_sentences(part)]
+        assert all(s in sentences for s in rebuilt)
+
+
+def test_picks_the_central_sentences() -> None:
+    summary = summarize_extractive(BEES, 60, max_ratio=None)
+    assert "queen" in summary
+    assert not any(aside in summary for aside in ASIDES)
+    assert TOK.count(summary) <= 60
+    wide = summarize_extractive(BEES, 1000, max_ratio=None)
+    assert not any(aside in wide for aside in ASIDES)  # asides never fill spare room
+    assert "swarm" in wide
+
+
+def test_leading_sentence_wins_ties() -> None:
+    text = "Cats purr. Cats purr. Cats purr."
+    assert summarize_extractive(text, 4, max_ratio=None) == "Cats purr."
+
+
+def test_cjk_input() -> None:
+    chinese = (
+        "北京是中国的首都，也是政治和文化中心。北京有很多历史悠久的名胜古迹。"
+        "今天天气很好。北京的烤鸭非常有名，很多游客来北京吃烤鸭。"
+    )
+    summary = summarize_extractive(chinese, 30, max_ratio=None)
+    assert summary.startswith("北京是中国的首都")
+    assert "今天天气很好" not in summary
+    assert TOK.count(summary) <= 30
+    assert " " not in summary  # CJK sentences join without spaces
+    japanese = (
+        "東京は日本の首都です。東京には多くの人が住んでいます。"
+        "東京タワーは東京の有名な観光地です。猫が好きです。東京の電車はとても便利です。"
+    )
+    summary = summarize_extractive(japanese, 30, max_ratio=None)
+    assert "東京" in summary and "猫" not in summary
+    assert in_order(extract_sentences(summary), japanese)
+
+
+def test_cjk_sentence_splitting() -> None:
+    assert extract_sentences("一つ目です。二つ目！三つ目？四つ目；最後") == [
+        "一つ目です。",
+        "二つ目！",
+        "三つ目？",
+        "四つ目；",
+        "最後",
+    ]
+
+
+def test_markdown_noise_is_dropped() -> None:
+    text = (
+        "# Title of the page\n\n"
+        "Intro with a [link](https://example.com/x) and **bold** and `code`.\n\n"
+        "![diagram](img.png)\n\n"
+        "```python\nprint('never summarized')\n```\n\n"
+        "---\n\n"
+        "| name | value |\n|------|-------|\n| alpha | 1 |\n\n"
+        "- first item without a period\n"
+        "- second item\n\n"
+        "> A quoted sentence. Dr. Smith met J. R. Tolkien at 3 p.m. on Monday.\n"
+        "<div>Trailing html</div>"
+    )
+    assert extract_sentences(text) == [
+        "Intro with a link and bold and code.",
+        "name; value",
+        "alpha; 1",
+        "first item without a period",
+        "second item",
+        "A quoted sentence.",
+        "Dr. Smith met J. R. Tolkien at 3 p.m. on Monday.",
+        "Trailing html",
+    ]
+
+
+def test_hard_wrapped_lines_are_joined() -> None:
+    text = (
+        "This paragraph was wrapped at a fixed width by an editor, so\n"
+        "its sentences continue on the next line. A second sentence\n"
+        "follows here.\n"
+        "Short title\n"
+        "Next line."
+    )
+    assert extract_sentences(text) == [
+        "This paragraph was wrapped at a fixed width by an editor, so its sentences continue "
+        "on the next line.",
+        "A second sentence follows here.",
+        "Short title",
+        "Next line.",
+    ]
+
+
+def test_sentence_longer_than_cap_is_truncated_on_tokens() -> None:
+    text = "Tokens " + "and budgets " * 200 + "end."
+    summary = summarize_extractive(text, 7)
+    assert TOK.count(summary) <= 7
+    assert text.startswith(summary)
+    emoji = "🦜" * 50
+    cut = summarize_extractive(emoji, 8)
+    assert cut == "🦜🦜" and "\ufffd" not in cut
+
+
+def test_empty_and_blank_input() -> None:
+    backend = ExtractiveBackend()
+    for text in ("", "   \n\n  ", "```\ncode only\n```"):
+        completion = backend.complete(messages(text), max_tokens=50)
+        assert completion.text == ""
+        assert completion.completion_tokens == 0
+
+
+def test_headings_only() -> None:
+    assert summarize_extractive("# Alpha report\n\n## Beta section", 50) != ""
+
+
+def test_uses_last_user_message_only() -> None:
+    chat: list[Message] = [
+        {"role": "system", "content": "Lighthouses are irrelevant here."},
+        {"role": "user", "content": "Lighthouse keepers trimmed wicks every night."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": BEES},
+    ]
+    summary = ExtractiveBackend().complete(chat, max_tokens=40).text
+    assert "bee" in summary and "Lighthouse" not in summary
+
+
+def test_errors() -> None:
+    backend = ExtractiveBackend()
+    with pytest.raises(ValueError, match="needs a user message"):
+        backend.complete([{"role": "system", "content": "hi"}], max_tokens=10)
+    with pytest.raises(ValueError, match="max_tokens must be a positive int"):
+        backend.complete(messages("text"), max_tokens=0)
+    with pytest.raises(ValueError, match="max_ratio"):
+        ExtractiveBackend(max_ratio=0)
+    with pytest.raises(TypeError, match="must be a str"):
+        backend.complete([{"role": "user", "content": None}], max_tokens=5)  # type: ignore[typeddict-item]
+
+
+def test_async_matches_sync() -> None:
+    backend = ExtractiveBackend()
+    sync = backend.complete(messages(LIGHTHOUSES), max_tokens=120)
+    result = asyncio.run(backend.acomplete(messages(LIGHTHOUSES), max_tokens=120))
+    assert result == sync
+
+
+def test_deterministic_and_tokenizer_aware() -> None:
+    a = ExtractiveBackend().complete(messages(LIGHTHOUSES), max_tokens=150)
+    b = ExtractiveBackend().complete(messages(LIGHTHOUSES), max_tokens=150)
+    assert a == b
+    words = Tokenizer.from_counter(lambda s: len(s.split()), name="words")
+    capped = ExtractiveBackend(tokenizer=words).complete(messages(LIGHTHOUSES), max_tokens=40)
+    assert len(capped.text.split()) <= 40
+    assert ExtractiveBackend(tokenizer="cl100k_base").tokenizer.name == "cl100k_base"
+
+
+def test_fast_on_100k_tokens() -> None:
+    rng = random.Random(5)
+    paragraphs = LIGHTHOUSES.split("\n\n")
+    text = "\n\n".join(rng.choice(paragraphs) for _ in range(1800))
+    assert TOK.count(text) > 100_000
+    started = time.perf_counter()
+    summary = summarize_extractive(text, 2000)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+    assert 0 < TOK.count(summary) <= 2000
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=400), cap=st.integers(1, 80))
+def test_never_over_cap(text: str, cap: int) -> None:
+    summary = summarize_extractive(text, cap, max_ratio=None)
+    assert TOK.count(summary) <= cap
