@@ -535,6 +535,17 @@ class _FetchState:
             )
             self.cookies.extract_cookies(view)
 
+    def _visit_key(self, url: httpx.URL) -> tuple[str, str]:
+        # A URL requested again with the same cookies gets the same answer: a loop.
+        # (A redirect that sets a cookie and points back to itself is not one.)
+        view = httpx.Request("GET", url.copy_with(fragment=None))
+        self.cookies.set_cookie_header(view)
+        return str(view.url), view.headers.get("cookie", "")
+
+    def visit(self, target: Target) -> None:
+        """Record that ``target`` is about to be requested (for loop detection)."""
+        self.seen.add(self._visit_key(target.url))
+
     def next_hop_url(self, target: Target, response: httpx.Response) -> str | None:
         """The redirect destination, or ``None`` when the response is final."""
         if response.status_code not in _REDIRECT_CODES:
@@ -554,12 +565,8 @@ class _FetchState:
                 "times; pass a larger max_redirects= to follow more",
                 url=self.url,
             )
-        view = httpx.Request("GET", nxt)
-        self.cookies.set_cookie_header(view)
-        key = (str(nxt), view.headers.get("cookie", ""))
-        if key in self.seen:
+        if self._visit_key(nxt) in self.seen:
             raise TooManyRedirects(f"redirect loop: {self.url} leads back to {nxt}", url=self.url)
-        self.seen.add(key)
         self.redirects.append(str(nxt))
         return str(nxt)
 
@@ -808,6 +815,7 @@ class Fetcher:
             target = self.guard.check(url)
             if check_robots:
                 self.robots.check(target.url, state)
+            state.visit(target)
             response = self._send(state, target)
             try:
                 nxt = state.next_hop_url(target, response)
@@ -882,6 +890,7 @@ class Fetcher:
             target = await self.guard.acheck(url)
             if check_robots:
                 await self.robots.acheck(target.url, state)
+            state.visit(target)
             response = await self._asend(state, target)
             try:
                 nxt = state.next_hop_url(target, response)
@@ -975,6 +984,9 @@ def fetch(
     allowed_hosts: Iterable[str] = (),
     respect_robots: bool = False,
     retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+    max_encodings: int = DEFAULT_MAX_ENCODINGS,
     transport: httpx.BaseTransport | None = None,
     resolver: Resolver | None = None,
 ) -> Page:
@@ -994,6 +1006,9 @@ def fetch(
         allowed_hosts=tuple(_hosts(allowed_hosts)),
         respect_robots=respect_robots,
         retries=retries,
+        backoff=backoff,
+        max_retry_after=max_retry_after,
+        max_encodings=max_encodings,
     )
     with _fetcher_for(transport, resolver, options) as fetcher:
         return fetcher.fetch(url, headers=headers)
@@ -1011,6 +1026,9 @@ async def afetch(
     allowed_hosts: Iterable[str] = (),
     respect_robots: bool = False,
     retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+    max_encodings: int = DEFAULT_MAX_ENCODINGS,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
 ) -> Page:
@@ -1024,6 +1042,9 @@ async def afetch(
         allowed_hosts=tuple(_hosts(allowed_hosts)),
         respect_robots=respect_robots,
         retries=retries,
+        backoff=backoff,
+        max_retry_after=max_retry_after,
+        max_encodings=max_encodings,
     )
     async with _fetcher_for(transport, resolver, options) as fetcher:
         return await fetcher.afetch(url, headers=headers)
