@@ -17,7 +17,6 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 from ._engine import ProgressEvent, Summarizer, SummaryResult, _run_sync
@@ -30,13 +29,15 @@ from .errors import (
     UnknownBackend,
 )
 
-__all__ = ["InputError", "build_parser", "main", "read_input"]
+__all__ = ["InputError", "InputUnavailable", "build_parser", "main", "read_input"]
 
 PROG = "summarize"
 
 EPILOG = """\
 examples:
   summarize report.md                          offline extractive summary
+  summarize https://example.org/article        a web page (main content only)
+  summarize paper.pdf page.html                PDF and HTML files
   cat notes.txt | summarize -                  read stdin
   summarize --model gpt-4o-mini report.md      OpenAI (needs OPENAI_API_KEY)
   summarize --base-url http://localhost:11434/v1 --model llama3.1 report.md   Ollama
@@ -53,45 +54,46 @@ class InputError(Exception):
     """An input cannot be used (missing, unreadable, binary, empty): exit status 2."""
 
 
+class InputUnavailable(SummarizerError):
+    """An input URL could not be fetched (network, timeout, HTTP status): exit status 1."""
+
+
 class _UsageError(Exception):
     """A bad option or combination of options: exit status 2."""
 
 
-def _decode(data: bytes, where: str) -> str:
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{where} looks like a binary file; pass a text or markdown file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
+def read_input(arg: str, *, allow_private: bool = False, user_agent: str | None = None) -> str:
+    """Return the text of one input argument: a file path, an http(s) URL, or ``-`` for stdin.
 
-    best = from_bytes(data).best()
-    if best is None:
-        raise InputError(f"{where} is not readable text (unknown encoding); convert it to UTF-8")
-    return str(best)
-
-
-def read_input(arg: str) -> str:
-    """Return the text of one input argument: a file path, or ``-`` for stdin.
+    Delegates to :func:`crawler._sources.read_source`: HTML files and web pages give
+    their main content as markdown, PDF files their text; other files are read as text.
 
     Raises:
-        InputError: the file is missing, unreadable, a directory or binary.
+        InputError: the file is missing, unreadable, a directory, binary or empty, or
+            the URL is invalid or holds no extractable text.
+        InputUnavailable: the URL could not be fetched.
     """
-    if arg == "-":
-        return _decode(sys.stdin.buffer.read(), "stdin")
-    path = Path(arg)
+    from crawler._sources import read_source
+    from crawler.errors import CrawlerError, FetchError, InvalidURL
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"no such file: {arg}") from None
+        return read_source(arg, allow_private=allow_private, user_agent=user_agent).text
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None
     except IsADirectoryError:
         raise InputError(f"{arg} is a directory; pass the files inside it") from None
     except PermissionError:
         raise InputError(f"cannot read {arg}: permission denied") from None
     except OSError as exc:
         raise InputError(f"cannot read {arg}: {exc.strerror or exc}") from None
-    return _decode(data, arg)
+    except InvalidURL as exc:
+        raise InputError(str(exc)) from None
+    except FetchError as exc:
+        raise InputUnavailable(str(exc)) from exc
+    except CrawlerError as exc:  # ExtractionError: empty, binary, scanned PDF...
+        raise InputError(str(exc)) from None
+    except ValueError as exc:  # a malformed --user-agent
+        raise InputError(str(exc)) from None
 
 
 def _positive_int(value: str) -> int:
@@ -125,14 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "Summarize text and markdown files (or stdin) of any length: token-exact "
-            "map-reduce with any OpenAI-compatible model, or offline extractive by default."
+            "Summarize text, markdown, HTML and PDF files, web pages or stdin, of any length: "
+            "token-exact map-reduce with any OpenAI-compatible model, or offline extractive "
+            "by default."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "inputs", nargs="*", metavar="PATH", help="text or markdown files; - or none for stdin"
+        "inputs",
+        nargs="*",
+        metavar="PATH",
+        help="text, markdown, HTML or PDF files, or http(s) URLs; - or none for stdin",
+    )
+    source = parser.add_argument_group("input")
+    source.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow URLs whose host is on a loopback, private or internal address",
+    )
+    source.add_argument(
+        "--user-agent",
+        metavar="UA",
+        help="user agent for URLs: a preset (chrome, firefox, safari, googlebot...) or a string",
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -200,14 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_all(inputs: Sequence[str]) -> str:
+def _read_all(inputs: Sequence[str], **source_options: Any) -> str:
     if not inputs:
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError("no input: pass a file path, or pipe text and use - for stdin")
         inputs = ["-"]
     if inputs.count("-") > 1:
         raise InputError("stdin (-) can be read only once")
-    texts = [read_input(arg) for arg in inputs]
+    texts = [read_input(arg, **source_options) for arg in inputs]
     text = "\n\n".join(t.strip("\n") for t in texts)
     if not text.strip():
         where = "stdin" if inputs == ["-"] else ", ".join(inputs)
@@ -274,7 +291,9 @@ def _describe(backend: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    text = _read_all(args.inputs)
+    text = _read_all(
+        args.inputs, allow_private=args.allow_private, user_agent=args.user_agent
+    )
     backend = _make_backend(args)
     options = {
         key: getattr(args, key)

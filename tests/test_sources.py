@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -256,3 +259,132 @@ def test_url_to_a_private_address_is_blocked_unless_allowed() -> None:
     source = read_source("https://intranet.example/article", transport=TRANSPORT,
                          resolver=private, allow_private=True)
     assert "rowed supplies" in source.text
+
+
+# --------------------------------------------------------------------------- summarize CLI
+
+LONG_HTML = (
+    "<!DOCTYPE html><html lang='en'><head><title>Saltmarsh restoration</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/donate'>Donate now</a></nav><article>"
+    "<h1>Saltmarsh restoration</h1>"
+    + "".join(
+        f"<p>{sentence}</p>"
+        for sentence in [
+            "Volunteers replanted cordgrass along the eroded saltmarsh edge this spring.",
+            "The saltmarsh traps sediment on every tide and slowly builds new ground.",
+            "Wading birds returned to the restored saltmarsh within two seasons.",
+            "Engineers breached the old sea wall so that tides could flood the fields again.",
+            "Monitoring plots show the cordgrass spreading a metre each year.",
+            "The project will double the area of saltmarsh on the estuary by 2030.",
+        ]
+        * 3
+    )
+    + "</article><footer>Copyright Estuary Trust</footer></body></html>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: dict[str, tuple[str, bytes]] = {
+        "/marsh.html": ("text/html; charset=utf-8", LONG_HTML.encode()),
+        "/marsh.pdf": ("application/pdf", make_pdf(
+            ["Cordgrass planting on the saltmarsh edge", "Saltmarsh birds came back"])),
+    }
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        content_type, body = self.routes.get(self.path, ("text/plain", b""))
+        self.send_response(200 if self.path in self.routes else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from summarizer.cli import main
+
+    code = main(["--quiet", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_summarize_html_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "-t", "60", write(tmp_path, "marsh.html", LONG_HTML))
+    assert (code, err) == (0, "")
+    assert "saltmarsh" in out.lower()
+    assert "<p>" not in out and "Donate" not in out
+    assert len(out) < len(LONG_HTML) / 3
+
+
+def test_summarize_pdf_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pdf = make_pdf(["Cordgrass planting on the saltmarsh edge", "Saltmarsh birds came back"])
+    code, out, err = run_cli(capsys, write(tmp_path, "marsh.pdf", pdf))
+    assert (code, err) == (0, "")
+    assert "Cordgrass" in out or "Saltmarsh" in out
+
+
+def test_summarize_url_needs_allow_private_for_localhost(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "-t", "60", f"{server}/marsh.html")
+    assert code == 1 and out == ""
+    assert "non-public address" in err and "--allow-private" in err
+    code, out, err = run_cli(capsys, "-t", "60", "--allow-private", "--user-agent", "firefox",
+                             f"{server}/marsh.html")
+    assert (code, err) == (0, "")
+    assert "saltmarsh" in out.lower() and "Donate" not in out
+
+
+def test_summarize_pdf_url(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--allow-private", f"{server}/marsh.pdf")
+    assert code == 0
+    assert "saltmarsh" in out.lower()
+
+
+def test_summarize_url_http_error_exits_1(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "--allow-private", f"{server}/missing")
+    assert (code, out) == (1, "")
+    assert "404" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
+        ("scan.pdf", make_pdf([""]), "no text layer"),
+        ("empty.html", b"", "no text"),
+    ],
+)
+def test_summarize_unusable_files_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, message: str
+) -> None:
+    code, out, err = run_cli(capsys, write(tmp_path, name, data))
+    assert (code, out) == (2, "")
+    assert err.startswith("summarize: error: ") and message in err
+
+
+def test_summarize_other_scheme_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "ftp://example.org/notes.txt")
+    assert code == 2 and "ftp:// URLs are not supported" in err
+
+
+def test_summarize_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "no-such-file.md")
+    assert code == 2 and "No such file: no-such-file.md" in err
