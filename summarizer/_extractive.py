@@ -285,11 +285,14 @@ def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
                 )
             )
             last_block = block
-    if not sentences:  # nothing but headings: they are the content then
-        for i, heading in enumerate(headings):
-            terms = _terms(heading)
+    if not sentences:
+        # Nothing but headings, or nothing but code and markup: those are the content then,
+        # line by line (an empty reply to a non-empty text would lose it silently).
+        fallback = headings or [line.strip() for line in text.splitlines() if line.strip()]
+        for i, line in enumerate(fallback):
+            terms = _terms(line)
             frequency.update(terms)
-            sentences.append(_Sentence(heading, i, i, True, frozenset(terms)))
+            sentences.append(_Sentence(line, i, i, True, frozenset(terms)))
         headings = []
     for heading in headings:
         for term in _terms(heading):

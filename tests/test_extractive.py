@@ -182,10 +182,17 @@ def test_sentence_longer_than_cap_is_truncated_on_tokens() -> None:
 
 def test_empty_and_blank_input() -> None:
     backend = ExtractiveBackend()
-    for text in ("", "   \n\n  ", "```\ncode only\n```"):
+    for text in ("", "   \n\n  "):
         completion = backend.complete(messages(text), max_tokens=50)
         assert completion.text == ""
         assert completion.completion_tokens == 0
+
+
+def test_markup_only_input_falls_back_to_its_lines() -> None:
+    code = "```python\ndef total(items):\n    return sum(items)\n```"
+    summary = summarize_extractive(code, 50)
+    assert summary and "total" in summary
+    assert TOK.count(summary) <= 50
 
 
 def test_headings_only() -> None:
