@@ -73,8 +73,10 @@ class FakeBackend:
         enforce_max_tokens: cut replies at ``max_tokens`` like a real server; turn off to
             simulate a model that ignores the cap.
         check_context: refuse requests that do not fit ``context_window``.
-        delay: seconds each call takes (``acomplete`` sleeps asynchronously).
-        report_usage: fill ``Completion.prompt_tokens``/``completion_tokens``.
+        delay: seconds each call takes (``acomplete`` sleeps asynchronously), or a function
+            of the messages returning them (to make calls finish out of order).
+        report_usage: fill ``Completion.prompt_tokens``/``completion_tokens`` (values from a
+            scripted ``Completion`` are passed on either way).
     """
 
     def __init__(
@@ -86,7 +88,7 @@ class FakeBackend:
         tokenizer: Tokenizer | str | Callable[[str], int] | None = None,
         enforce_max_tokens: bool = True,
         check_context: bool = True,
-        delay: float = 0.0,
+        delay: float | Callable[[list[Message]], float] = 0.0,
         report_usage: bool = True,
     ) -> None:
         if replies is not None and not callable(replies):
@@ -117,8 +119,9 @@ class FakeBackend:
         """Answer one request synchronously."""
         prompt_tokens = self._enter(messages, max_tokens)
         try:
-            if self.delay:
-                time.sleep(self.delay)
+            delay = self._delay(messages)
+            if delay:
+                time.sleep(delay)
             return self._answer(messages, max_tokens, prompt_tokens)
         finally:
             self._leave()
@@ -127,8 +130,9 @@ class FakeBackend:
         """Answer one request; ``delay`` is an ``asyncio.sleep`` so calls overlap."""
         prompt_tokens = self._enter(messages, max_tokens)
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            delay = self._delay(messages)
+            if delay:
+                await asyncio.sleep(delay)
             else:
                 await asyncio.sleep(0)  # let other calls start, as a network call would
             return self._answer(messages, max_tokens, prompt_tokens)
@@ -136,6 +140,9 @@ class FakeBackend:
             self._leave()
 
     # -- internals --------------------------------------------------------------------
+
+    def _delay(self, messages: list[Message]) -> float:
+        return float(self.delay(messages) if callable(self.delay) else self.delay)
 
     def _enter(self, messages: list[Message], max_tokens: int) -> int:
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -186,20 +193,24 @@ class FakeBackend:
 
     def _answer(self, messages: list[Message], max_tokens: int, prompt_tokens: int) -> Completion:
         reply = self._script(messages, max_tokens)
+        scripted_prompt = scripted_completion = None
         if isinstance(reply, Completion):
             text, finish = reply.text, reply.finish_reason or "stop"
+            scripted_prompt, scripted_completion = reply.prompt_tokens, reply.completion_tokens
         elif isinstance(reply, str):
             text, finish = reply, "stop"
         else:
             raise TypeError(f"a FakeBackend reply must be a str or Completion, got {reply!r}")
         if self.enforce_max_tokens and self.tokenizer.count(text) > max_tokens:
             text, finish = self.tokenizer.truncate(text, max_tokens), "length"
-        if not self.report_usage:
-            return Completion(text=text, finish_reason=finish, model=self.model)
+        if self.report_usage:
+            scripted_prompt = prompt_tokens if scripted_prompt is None else scripted_prompt
+            if scripted_completion is None:
+                scripted_completion = self.tokenizer.count(text)
         return Completion(
             text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=self.tokenizer.count(text),
+            prompt_tokens=scripted_prompt,
+            completion_tokens=scripted_completion,
             finish_reason=finish,
             model=self.model,
         )

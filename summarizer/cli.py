@@ -316,9 +316,7 @@ def _run(args: argparse.Namespace) -> int:
     bar = _ProgressBar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
     try:
         if args.max_tokens is not None:
-            result: SummaryResult = _run_sync(
-                lambda: summarizer.afit_result(text, args.max_tokens)
-            )
+            result: SummaryResult = _run_sync(lambda: summarizer.afit_result(text, args.max_tokens))
         else:
             result = summarizer.run(text, on_progress=bar)
     finally:
@@ -332,7 +330,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         stats = result.stats
         if stats.calls == 0:
-            note = f"input already fits in {args.max_tokens} tokens ({stats.input_tokens}); unchanged"
+            note = f"the input ({stats.input_tokens} tokens) fits in {args.max_tokens}; unchanged"
         else:
             note = (
                 f"summary by {_describe(backend)}: {stats.calls} call(s), {stats.levels} "
@@ -341,6 +339,15 @@ def _run(args: argparse.Namespace) -> int:
             )
         print(f"{PROG}: {note}", file=sys.stderr)
     return 0
+
+
+_USAGE_ERRORS = (
+    InputError,
+    _UsageError,
+    UnknownBackend,
+    ContextWindowTooSmall,
+    MissingCredentials,
+)
 
 
 def _fail(message: str) -> None:
@@ -365,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (InputError, _UsageError, UnknownBackend, ContextWindowTooSmall, MissingCredentials) as exc:
+    except _USAGE_ERRORS as exc:
         if args.traceback:
             traceback.print_exc()
         _fail(str(exc))

@@ -174,12 +174,14 @@ class FakeOpenAIServer:
     # -- request handling ---------------------------------------------------------------------
 
     def count_prompt(self, messages: list[dict[str, Any]]) -> int:
-        return (
-            sum(self.tokenizer.count(str(m.get("content", ""))) + MESSAGE_OVERHEAD for m in messages)
-            + REPLY_OVERHEAD
-        )
+        count = self.tokenizer.count
+        overhead = MESSAGE_OVERHEAD * len(messages) + REPLY_OVERHEAD
+        return sum(count(str(m.get("content", ""))) for m in messages) + overhead
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        """Answer one request: ``(status, extra headers, JSON payload)``."""
         config = self.config
         try:
             body = json.loads(raw) if raw else None
@@ -220,7 +222,8 @@ class FakeOpenAIServer:
         try:
             if body.get("model") != config.model:
                 record.status = 404
-                return 404, {}, _error(f"The model {body.get('model')!r} does not exist", "model_not_found")
+                message = f"The model {body.get('model')!r} does not exist"
+                return 404, {}, _error(message, "model_not_found")
             if not isinstance(max_tokens, int) or max_tokens < 1:
                 self.violations.append(f"request {number}: no positive max_tokens ({max_tokens!r})")
                 record.status = 400
@@ -231,10 +234,14 @@ class FakeOpenAIServer:
                     f"{config.context_window}"
                 )
                 record.status = 400
-                return 400, {}, _error(
-                    f"This model's maximum context length is {config.context_window} tokens. "
-                    f"However, you requested {record.prompt_tokens + max_tokens} tokens.",
-                    "context_length_exceeded",
+                return (
+                    400,
+                    {},
+                    _error(
+                        f"This model's maximum context length is {config.context_window} tokens. "
+                        f"However, you requested {record.prompt_tokens + max_tokens} tokens.",
+                        "context_length_exceeded",
+                    ),
                 )
             user = next(
                 (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"),
@@ -255,24 +262,28 @@ class FakeOpenAIServer:
             delay = config.latency + config.per_token_latency * completion_tokens
             if delay > 0:
                 time.sleep(delay)
-            return 200, {}, {
-                "id": f"chatcmpl-{number}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": config.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply},
-                        "finish_reason": finish,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": record.prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": record.prompt_tokens + completion_tokens,
+            return (
+                200,
+                {},
+                {
+                    "id": f"chatcmpl-{number}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": config.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply},
+                            "finish_reason": finish,
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": record.prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": record.prompt_tokens + completion_tokens,
+                    },
                 },
-            }
+            )
         finally:
             record.finished = time.monotonic()
             with self._lock:
