@@ -276,17 +276,14 @@ def _extract(
     if kind == "feed":
         return feed_document(text, url=url, output_format=output_format)
     if kind == "json":
-        if declared == effective or declared.endswith("+json"):
+        if declared in _JSON_TYPES or declared.endswith("+json"):
             return json_document(text, url=url, content_type=effective)
         try:
             return json_document(text, url=url, content_type=effective)
         except ExtractionError:
             # Sniffed, not declared: text that merely starts with a bracket is text.
-            kind = "text"
-            effective = "text/plain"
-    return text_document(
-        text, url=url, content_type=effective, markdown=kind == "markdown"
-    )
+            kind, effective = "text", "text/plain"
+    return text_document(text, url=url, content_type=effective, markdown=kind == "markdown")
 
 
 def _html_document(
@@ -316,11 +313,13 @@ def _html_document(
 
 def _classify(content: str | bytes, declared: str, url: str | None) -> tuple[Kind, str]:
     """The extractor to use and the media type recorded in the document."""
-    raw = content if isinstance(content, bytes) else None
-    if raw is not None:
+    raw: bytes | None
+    if isinstance(content, bytes):
+        raw, head = content, _sniff_text(content)
         magic = _magic_type(raw)
     else:
-        magic = "application/pdf" if content[:1024].lstrip().startswith("%PDF-") else None
+        raw, head = None, content[:_SNIFF_BYTES]
+        magic = "application/pdf" if head.lstrip().startswith("%PDF-") else None
     if magic == "application/pdf" or declared in _PDF_TYPES:
         # A PDF is a PDF whatever the server called it.
         return "pdf", "application/pdf"
@@ -333,7 +332,6 @@ def _classify(content: str | bytes, declared: str, url: str | None) -> tuple[Kin
         # Declared as something textual but the body is, say, a PNG or gzip data.
         raise _unsupported(magic, url, declared=declared)
 
-    head = _sniff_text(raw) if raw is not None else content[:_SNIFF_BYTES]
     if declared in _HTML_TYPES:
         return "html", "text/html"
     if declared in _MARKDOWN_TYPES:
