@@ -79,9 +79,9 @@ _LOOKAROUND = 16  # bytes/chars of context read beyond a window so matches are w
 class _Boundaries(Generic[AnyStr]):
     """Finds the best cut inside a window of a str or of its UTF-8 bytes."""
 
-    def __init__(self, data: AnyStr, levels: tuple[tuple[re.Pattern[AnyStr], bool], ...]):
-        self.data = data
-        self.levels = levels
+    def __init__(self, data: AnyStr, levels: tuple[tuple[re.Pattern[AnyStr], bool], ...]) -> None:
+        self.data: AnyStr = data
+        self.levels: tuple[tuple[re.Pattern[AnyStr], bool], ...] = levels
 
     def best(self, start: int, lo: int, hi: int) -> int | None:
         """Return the cut in ``[lo, hi]`` (and ``> start``) at the coarsest level, if any."""
@@ -91,9 +91,9 @@ class _Boundaries(Generic[AnyStr]):
         search_from = max(start, lo - _LOOKAROUND)
         search_to = min(len(self.data), hi + _LOOKAROUND)
         for pattern, at_end in self.levels:
-            best = None
+            best: int | None = None
             for match in pattern.finditer(self.data, search_from, search_to):
-                cut = match.end() if at_end else match.start()
+                cut: int = match.end() if at_end else match.start()
                 if cut > hi:
                     break
                 if cut >= lo:
@@ -200,6 +200,7 @@ def _split_with_encoding(
         first = bisect_right(offsets, start) - 1  # token holding the chunk's first byte
         limit = first + budget  # token index the chunk must end by
         while True:
+            cut: int | None
             if limit >= n_tokens:
                 cut = len(data)
             else:

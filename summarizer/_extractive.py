@@ -317,11 +317,11 @@ def _ratio(
     sentence: _Sentence, weights: dict[str, float], costs: Sequence[int], covered: Counter[str]
 ) -> float:
     """Marginal gain per token of adding ``sentence`` to a summary covering ``covered``."""
-    gain = sum(weights.get(t, 0.0) * _REDUNDANCY_DECAY ** covered[t] for t in sentence.terms)
+    gain: float = sum(weights.get(t, 0.0) * _REDUNDANCY_DECAY ** covered[t] for t in sentence.terms)
     position = 1.0 + 0.3 / (1 + sentence.index)
     if sentence.first_in_block:
         position *= 1.1
-    return gain * position / costs[sentence.index] ** _COST_EXPONENT
+    return gain * position / math.pow(costs[sentence.index], _COST_EXPONENT)
 
 
 def _select(
