@@ -22,8 +22,10 @@ What a fetch guarantees:
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
+import ssl
 import threading
 import time
 import zlib
@@ -387,9 +389,9 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
         self._verify = verify
         self._lock = threading.Lock()
         self._pools: dict[str, httpx.HTTPTransport] = {}
-        self._plain = httpx.HTTPTransport(verify=verify)
+        self._plain = httpx.HTTPTransport(verify=_ssl_context(verify))
         self._overflow = httpx.HTTPTransport(
-            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+            verify=_ssl_context(verify), limits=httpx.Limits(max_keepalive_connections=0)
         )
 
     def _pool(self, request: httpx.Request) -> httpx.HTTPTransport:
@@ -401,7 +403,7 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
             if pool is None:
                 if len(self._pools) >= _MAX_TLS_POOLS:
                     return self._overflow
-                pool = self._pools[name] = httpx.HTTPTransport(verify=self._verify)
+                pool = self._pools[name] = httpx.HTTPTransport(verify=_ssl_context(self._verify))
             return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -421,9 +423,9 @@ class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: bool) -> None:
         self._verify = verify
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
-        self._plain = httpx.AsyncHTTPTransport(verify=verify)
+        self._plain = httpx.AsyncHTTPTransport(verify=_ssl_context(verify))
         self._overflow = httpx.AsyncHTTPTransport(
-            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+            verify=_ssl_context(verify), limits=httpx.Limits(max_keepalive_connections=0)
         )
 
     def _pool(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
@@ -434,7 +436,7 @@ class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
         if pool is None:
             if len(self._pools) >= _MAX_TLS_POOLS:
                 return self._overflow
-            pool = self._pools[name] = httpx.AsyncHTTPTransport(verify=self._verify)
+            pool = self._pools[name] = httpx.AsyncHTTPTransport(verify=_ssl_context(self._verify))
         return pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -445,6 +447,12 @@ class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
         self._pools.clear()
         for pool in pools:
             await pool.aclose()
+
+
+@functools.lru_cache(maxsize=2)
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process and setting (loading CA certificates takes ~0.1 s)."""
+    return httpx.create_ssl_context(verify=verify)
 
 
 def _no_cookie_jar() -> CookieJar:
