@@ -37,6 +37,7 @@ from .errors import ExtractionError, UnsupportedContentType
 __all__ = [
     "DEFAULT_OUTPUT_FORMAT",
     "OUTPUT_FORMATS",
+    "OutputFormat",
     "PDF_PAGE_MARKER",
     "SUPPORTED_FORMATS",
     "document_from_page",

@@ -23,6 +23,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# Each tag-soup example runs the whole HTML extractor: fewer of them keep the suite fast.
+FUZZ_HTML = settings(FUZZ, max_examples=80)
 
 TAGS = [
     "html", "head", "body", "title", "meta", "div", "p", "span", "a", "article", "main",
@@ -105,7 +107,7 @@ def quiet_parsers(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.CRITICAL)
 
 
-@FUZZ
+@FUZZ_HTML
 @given(html_documents(), st.sampled_from(CONTENT_TYPES), st.sampled_from(["markdown", "text"]))
 def test_tag_soup_never_raises_undocumented_errors(
     html: str, content_type: str | None, output_format: str
@@ -113,7 +115,7 @@ def test_tag_soup_never_raises_undocumented_errors(
     check(html, content_type, output_format)
 
 
-@FUZZ
+@FUZZ_HTML
 @given(html_documents(), st.sampled_from(["utf-8", "utf-16", "cp1252", "latin-1"]),
        st.sampled_from(CONTENT_TYPES))
 def test_tag_soup_as_bytes(html: str, encoding: str, content_type: str | None) -> None:
