@@ -25,6 +25,7 @@ import email.utils
 import functools
 import logging
 import math
+import socket
 import ssl
 import threading
 import time
@@ -685,6 +686,7 @@ class Fetcher:
             allowed_hosts=self.config.allowed_hosts,
             resolver=resolver,
         )
+        self._default_resolver = resolver is None
         self._transport = transport
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
@@ -816,11 +818,15 @@ class Fetcher:
 
     # -- sync implementation ----------------------------------------------------------
 
+    def _resolve_timeout(self, state: _FetchState) -> float | None:
+        # Only the system resolver can hang on slow DNS; injected ones run inline.
+        return state.check_deadline() if self._default_resolver else None
+
     def _fetch(self, state: _FetchState, *, check_robots: bool, truncate: bool = False) -> Page:
         url: str = state.url
         while True:
             state.check_deadline()
-            target = self.guard.check(url)
+            target = self.guard.check(url, timeout=self._resolve_timeout(state))
             if check_robots:
                 self.robots.check(target.url, state)
             state.visit(target)
@@ -833,13 +839,17 @@ class Fetcher:
                 if response.status_code >= 400:
                     raise state.status_error(response, target, attempts=1)
                 reader = _BodyReader(state, response, truncate=truncate)
+                watchdog = _Watchdog(response, state.deadline)
                 try:
                     for raw in _iter_raw(response):
                         reader.feed(raw)
                         if reader.full:
                             break
                 except httpx.HTTPError as exc:
+                    state.check_deadline()  # the watchdog cut the read: a timeout
                     raise map_httpx_error(exc, state.url) from exc
+                finally:
+                    watchdog.cancel()
                 return state.page(response, target, reader.finish())
             finally:
                 response.close()
@@ -950,6 +960,38 @@ class Fetcher:
                 )
             attempt += 1
             await anyio.sleep(delay)
+
+
+class _Watchdog:
+    """Shuts the socket down at the deadline, so a blocked sync read returns.
+
+    httpcore fixes the read timeout when the body starts; a server that sends a
+    byte now and then and stalls right before the deadline could otherwise hold
+    the caller for up to twice ``timeout``.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self._timer: threading.Timer | None = None
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            delay = max(deadline - time.monotonic(), 0.0)
+            self._timer = threading.Timer(delay, self._fire, args=(sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    @staticmethod
+    def _fire(sock: socket.socket) -> None:
+        try:
+            # The plain-socket method even for TLS sockets: it wakes the reader
+            # without touching the TLS object the reading thread is using.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _iter_raw(response: httpx.Response) -> Iterator[bytes]:

@@ -22,6 +22,8 @@ read the way the operating system would read them.
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import ipaddress
 import logging
 import re
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 import httpx
 
-from .errors import BlockedAddress, ConnectError, InvalidURL
+from .errors import BlockedAddress, ConnectError, FetchTimeout, InvalidURL
 
 __all__ = [
     "ALLOWED_SCHEMES",
@@ -193,6 +195,11 @@ def blocked_reason(ip: IPAddress) -> str | None:
         if ip in net6:
             return reason
     return None if ip.is_global else "not globally reachable"
+
+
+@functools.lru_cache(maxsize=1)
+def _resolver_pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
 
 
 def system_resolver(host: str) -> list[str]:
@@ -363,15 +370,39 @@ class Guard:
         self._check_addresses(url, host, addresses)
         return Target(url=url, host=host, addresses=addresses, is_ip_literal=literal is not None)
 
-    def check(self, url: str | httpx.URL) -> Target:
+    def check(self, url: str | httpx.URL, *, timeout: float | None = None) -> Target:
         """Parse ``url``, resolve its host once and check every address.
 
+        Args:
+            url: the URL to check.
+            timeout: seconds to wait for the resolver (``None``: no limit). The
+                resolver then runs in a worker thread, since ``getaddrinfo``
+                cannot be interrupted.
+
         Raises:
-            InvalidURL, BlockedAddress, ConnectError (the host does not resolve).
+            InvalidURL, BlockedAddress, ConnectError (the host does not resolve),
+            FetchTimeout (the resolver took longer than ``timeout``).
         """
         parsed, host, literal = self.parse(url)
-        resolved: Iterable[str] = () if literal is not None else self._resolve(host, parsed)
+        resolved: Iterable[str] = ()
+        if literal is None:
+            if timeout is None:
+                resolved = self._resolve(host, parsed)
+            else:
+                resolved = self._resolve_with_timeout(host, parsed, timeout)
         return self._finish(parsed, host, literal, resolved)
+
+    def _resolve_with_timeout(self, host: str, url: httpx.URL, timeout: float) -> list[str]:
+        future = _resolver_pool().submit(self._resolve, host, url)
+        try:
+            return future.result(timeout=max(timeout, 0.0))
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise FetchTimeout(
+                f"resolving {host!r} took longer than the fetch deadline; "
+                "pass a larger timeout= to wait longer",
+                url=str(url),
+            ) from exc
 
     async def acheck(self, url: str | httpx.URL) -> Target:
         """Async :meth:`check`; the resolver runs in a worker thread."""

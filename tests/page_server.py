@@ -225,6 +225,25 @@ def _drip(server: PageServer, req: Recorded) -> Reply:
     )
 
 
+def _stall(server: PageServer, req: Recorded) -> Reply:
+    """``/stall?n=3&delay=0.4&stall=5``: n bytes ``delay`` apart, then silence."""
+    count = int(req.query.get("n", ["3"])[0])
+    delay = float(req.query.get("delay", ["0.4"])[0])
+    stall = float(req.query.get("stall", ["5"])[0])
+
+    def body() -> Iterator[bytes]:
+        for _ in range(count):
+            yield b"x"
+            if server.stopping.wait(delay):
+                return
+        server.stopping.wait(stall)
+        yield b"end"
+
+    return Reply(
+        headers={"Content-Type": "text/plain", "Content-Length": str(count + 3)}, body=body()
+    )
+
+
 def _redirect_chain(server: PageServer, req: Recorded) -> Reply:
     n = int(req.path.rsplit("/", 1)[1])
     location = "/article.html" if n <= 0 else f"/redirect/{n - 1}"
@@ -331,6 +350,7 @@ ROUTES: dict[str, Route] = {
         body=(bytes(1024 * 1024) for _ in range(3)),
     ),
     "/drip": _drip,
+    "/stall": _stall,
     "/loop/a": _static(302, {"Location": "/loop/b"}, b""),
     "/loop/b": _static(302, {"Location": "/loop/a"}, b""),
     "/self-loop": _static(301, {"Location": "/self-loop"}, b""),

@@ -261,6 +261,15 @@ def test_drip_is_cut_by_total_deadline(server: PageServer) -> None:
     assert 1.9 <= elapsed < 3.5
 
 
+def test_stall_after_trickle_is_cut_at_the_deadline(server: PageServer) -> None:
+    # Bytes at 0.45 s intervals, then silence: the per-read timeout (fixed when the
+    # body starts) alone would end the fetch ~1.3 s late.
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout):
+        fetch(server.url("/stall?n=4&delay=0.45&stall=5"), allow_private=True, timeout=1.5)
+    assert time.monotonic() - started < 2.2
+
+
 def test_async_drip_is_cut_by_total_deadline(server: PageServer) -> None:
     started = time.monotonic()
     with pytest.raises(FetchTimeout):
