@@ -106,6 +106,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return number
+
+
 def _positive_float(value: str) -> float:
     try:
         number = float(value)
@@ -168,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--api-key", metavar="KEY", help="API key (default: OPENAI_API_KEY)")
     model.add_argument(
         "--timeout", type=_positive_float, metavar="SECONDS", help="per-request timeout"
+    )
+    model.add_argument(
+        "--max-retries",
+        type=_non_negative_int,
+        metavar="N",
+        help="retries of a failed request (429, 5xx, timeouts; default 4)",
     )
     model.add_argument(
         "--context-window",
@@ -235,11 +251,11 @@ def _read_all(inputs: Sequence[str], **source_options: Any) -> str:
 def _make_backend(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     flags = {"model": "--model", "base_url": "--base-url", "api_key": "--api-key"}
-    for key in ("model", "base_url", "api_key", "timeout"):
+    flags.update(timeout="--timeout", max_retries="--max-retries")
+    for key in flags:
         value = getattr(args, key)
         if value is not None:
             options[key] = value
-    flags["timeout"] = "--timeout"
     name = args.backend or ("openai" if args.model or args.base_url else "extractive")
     try:
         return get_backend(name, **options)
@@ -291,9 +307,7 @@ def _describe(backend: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    text = _read_all(
-        args.inputs, allow_private=args.allow_private, user_agent=args.user_agent
-    )
+    text = _read_all(args.inputs, allow_private=args.allow_private, user_agent=args.user_agent)
     backend = _make_backend(args)
     options = {
         key: getattr(args, key)

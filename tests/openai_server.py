@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -131,7 +132,7 @@ class FakeOpenAIServer:
     def start(self) -> FakeOpenAIServer:
         """Start listening in a background thread."""
         handler = _make_handler(self)
-        server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+        server = _QuietServer((self.config.host, self.config.port), handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
@@ -288,6 +289,13 @@ class FakeOpenAIServer:
             record.finished = time.monotonic()
             with self._lock:
                 self.in_flight -= 1
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (Ctrl-C, timeout) is normal here; anything else is shown.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 def _error(message: str, code: str) -> dict[str, Any]:

@@ -1,0 +1,302 @@
+"""The ``summarize`` command: in-process for options and errors, and end to end as a
+subprocess against a local OpenAI-compatible server (tests/openai_server.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import markers, sectioned_text
+
+import summarizer
+from summarizer import ProgressEvent, cli
+
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+
+
+def run_cli(
+    *args: str, stdin: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "summarizer", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env=ENV,
+    )
+
+
+@pytest.fixture
+def doc(tmp_path: Path) -> Path:
+    path = tmp_path / "doc.md"
+    path.write_text(sectioned_text(12), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def set_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+# -- in-process: inputs, options, exit codes ---------------------------------------------
+
+
+def test_file_summary_offline_by_default(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([str(doc), "--target-tokens", "60"]) == 0
+    out, err = capsys.readouterr()
+    assert (
+        out.strip()
+        and out.strip() in doc.read_text()
+        or out.strip().split(".")[0] in (doc.read_text())
+    )
+    assert "summary by extractive" in err
+    assert "\r" not in err  # no progress bar when stderr is not a terminal
+
+
+def test_stdin_dash_and_json(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    set_stdin(monkeypatch, sectioned_text(3).encode())
+    assert cli.main(["-", "--json", "--backend", "fake"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert set(data) == {"summary", "stats"}
+    assert data["stats"]["backend"] == "fake" and data["stats"]["calls"] == 1
+    assert markers(data["summary"]) == markers(sectioned_text(3))
+    assert "summary by fake" in err
+
+
+def test_several_files_are_joined_in_order(tmp_path: Path, capsys) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.md"
+    first.write_text("Section MK001 first.", encoding="utf-8")
+    second.write_bytes("Section MK002 second, caf\xe9.".encode("latin-1"))
+    assert cli.main([str(first), str(second), "--backend", "fake", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert markers(out) == ["MK001", "MK002"] and "café" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: str(p / "missing.txt"), "(?i)no such file"),
+        (lambda p: str(p), "is a directory"),
+        (lambda p: (p / "empty.txt").write_text("  \n") and str(p / "empty.txt"), "empty"),
+        (lambda p: (p / "b.bin").write_bytes(b"\x00\x01PDF") and str(p / "b.bin"), "not text"),
+    ],
+    ids=["missing", "directory", "empty", "binary"],
+)
+def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys, setup, message) -> None:
+    assert cli.main([setup(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert re.search(message, err) and err.startswith("summarize: error: ")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--concurrency", "0"], "positive integer"),
+        (["--target-tokens", "x"], "positive integer"),
+        (["--backend", "nope"], "unknown backend 'nope'; known: extractive, fake, openai"),
+        (["--backend", "extractive", "--api-key", "k"], "does not accept --api-key"),
+        (["--model", "gpt-4o"], "No API key: pass --api-key or set OPENAI_API_KEY"),
+        (["--context-window", "100", "--backend", "fake"], "too small"),
+        (["--max-retries", "-1", "--model", "m", "--base-url", "http://x.test/v1"], ">= 0"),
+    ],
+    ids=["concurrency", "target", "unknown-backend", "option", "no-key", "window", "retries"],
+)
+def test_usage_errors_exit_2(doc: Path, capsys, args, message) -> None:
+    assert cli.main([str(doc), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_no_input_on_a_terminal_is_a_usage_error(monkeypatch, capsys) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Tty())
+    assert cli.main([]) == 2
+    assert "no input" in capsys.readouterr().err
+
+
+def test_version_and_help(capsys) -> None:
+    assert cli.main(["--version"]) == 0
+    assert summarizer.__version__ in capsys.readouterr().out
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--model",
+        "--base-url",
+        "--api-key",
+        "--backend",
+        "--context-window",
+        "--concurrency",
+        "--instruction",
+        "--language",
+        "--target-tokens",
+        "--max-tokens",
+        "--json",
+        "--estimate",
+        "--traceback",
+        "examples:",
+    ):
+        assert flag in out
+
+
+def test_fit_mode_prints_input_unchanged_when_it_fits(doc: Path, capsys) -> None:
+    assert cli.main([str(doc), "--max-tokens", "100000", "--backend", "fake"]) == 0
+    out, err = capsys.readouterr()
+    assert out == doc.read_text() + "\n"
+    assert "unchanged" in err
+
+
+def test_ctrl_c_exits_130_cleanly(doc: Path, monkeypatch, capsys) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(summarizer.Summarizer, "run", interrupted)
+    assert cli.main([str(doc)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_unexpected_error_is_one_line_unless_traceback(doc: Path, monkeypatch, capsys) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(summarizer.Summarizer, "run", broken)
+    assert cli.main([str(doc)]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError: kaboom" in err and "Traceback" not in err
+    assert cli.main([str(doc), "--traceback"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_progress_bar_draws_only_for_multi_call_runs() -> None:
+    stream = io.StringIO()
+    bar = cli._ProgressBar(stream)
+    bar(ProgressEvent(level=1, done=0, total=1, calls=0, planned_calls=1))
+    assert stream.getvalue() == ""
+    bar(ProgressEvent(level=1, done=2, total=4, calls=2, planned_calls=5))
+    assert stream.getvalue().startswith("\rsummarize: [") and "2/4" in stream.getvalue()
+    bar.clear()
+    assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_read_input_is_the_one_input_seam(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_bytes("\ufeffHello".encode())
+    assert cli.read_input(str(path)) == "Hello"
+    with pytest.raises(cli.InputError, match="(?i)no such file"):
+        cli.read_input(str(tmp_path / "nope"))
+
+
+# -- end to end: subprocess against a real local OpenAI-compatible server ----------------
+
+
+def test_end_to_end_against_local_server(openai_server, tmp_path: Path) -> None:
+    server = openai_server(context_window=1024, latency=0.05, model="local-llm")
+    text = sectioned_text(60)
+    path = tmp_path / "long.md"
+    path.write_text(text, encoding="utf-8")
+    proc = run_cli(
+        str(path),
+        "--base-url", server.base_url,
+        "--model", "local-llm",
+        "--target-tokens", "400",
+        "--concurrency", "4",
+        "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    data = json.loads(proc.stdout)
+    # the window came from GET /v1/models (max_model_len), no --context-window given
+    assert data["stats"]["context_window"] == 1024
+    assert server.violations == []  # every request fit the declared window
+    chat = server.chat_requests
+    assert all(r.prompt_tokens + r.max_tokens <= 1024 for r in chat)
+    assert data["stats"]["calls"] == len(chat) > 3
+    assert server.max_in_flight > 1  # map calls ran concurrently
+    assert server.max_in_flight <= 4
+    assert markers(data["summary"]) == markers(text)  # every part, in order
+    assert data["stats"]["prompt_tokens"] == sum(r.prompt_tokens for r in chat)  # server usage
+    assert data["stats"]["model"] == "local-llm"
+    assert f"summary by openai:local-llm at {server.base_url}" in proc.stderr.decode()
+
+
+def test_end_to_end_estimate_makes_no_call(openai_server, doc: Path) -> None:
+    server = openai_server(context_window=600)
+    proc = run_cli(str(doc), "--base-url", server.base_url, "--model", "fake-model", "--estimate")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "context window:  600" in proc.stdout.decode()
+    assert "calls:" in proc.stdout.decode()
+    assert server.chat_requests == []
+
+
+def test_end_to_end_retry_then_success(openai_server, doc: Path) -> None:
+    server = openai_server(fail_requests={1: 503}, retry_after="0")
+    proc = run_cli(str(doc), "--base-url", server.base_url, "--model", "fake-model")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [r.status for r in server.chat_requests] == [503, 200]
+    assert markers(proc.stdout.decode()) == markers(doc.read_text())
+
+
+def test_end_to_end_failure_names_the_chunk(openai_server, tmp_path: Path) -> None:
+    server = openai_server(context_window=1024, fail_when_contains="MK031", retry_after="0")
+    path = tmp_path / "long.md"
+    text = sectioned_text(60)
+    path.write_text(text, encoding="utf-8")
+    proc = run_cli(
+        str(path), "--base-url", server.base_url, "--model", "fake-model", "--max-retries", "1"
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert proc.stdout == b""
+    assert "at level 1 (characters " in err and "failed: BackendHTTPError" in err
+    assert "500" in err and "Traceback" not in err
+    start, end = map(int, err.split("(characters ")[1].split(" ")[0].split("-"))
+    assert start <= text.index("MK031") < end
+    failing = [r for r in server.chat_requests if r.status == 500]
+    assert len(failing) == 2  # tried, retried once, then gave up
+
+
+def test_end_to_end_sigint_exits_130(openai_server, doc: Path) -> None:
+    server = openai_server(latency=5.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", str(doc), "--base-url", server.base_url,
+         "--model", "fake-model"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not server.chat_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode() and "Traceback" not in err.decode()
+
+
+def test_console_script_is_installed(doc: Path) -> None:
+    script = Path(sys.executable).parent / "summarize"
+    proc = subprocess.run(
+        [str(script), str(doc), "--backend", "fake", "-q"], capture_output=True, timeout=60, env=ENV
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    # the default fake backend echoes its input, cut at the 512-token target
+    assert proc.stdout.decode().startswith("Section MK000 opens here.")
