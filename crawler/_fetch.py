@@ -25,6 +25,7 @@ import email.utils
 import functools
 import logging
 import math
+import os
 import socket
 import ssl
 import threading
@@ -114,7 +115,8 @@ class FetchConfig:
         allow_private: allow internal addresses (loopback, private, metadata...).
         allowed_hosts: host names or CIDRs exempt from the address check.
         respect_robots: check robots.txt before each hop.
-        verify: verify TLS certificates (leave on outside tests).
+        verify: verify TLS certificates: ``True`` (certifi CAs), a CA bundle
+            file or directory path, or an ``ssl.SSLContext``; ``False`` only for tests.
     """
 
     user_agent: str | UserAgent | None = None
@@ -129,7 +131,7 @@ class FetchConfig:
     allow_private: bool = False
     allowed_hosts: tuple[str, ...] = ()
     respect_robots: bool = False
-    verify: bool = True
+    verify: bool | str | ssl.SSLContext = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
@@ -386,7 +388,7 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
     address. Past ``_MAX_TLS_POOLS`` names, a pool without keep-alive is used.
     """
 
-    def __init__(self, *, verify: bool) -> None:
+    def __init__(self, *, verify: bool | str | ssl.SSLContext) -> None:
         self._verify = verify
         self._lock = threading.Lock()
         self._pools: dict[str, httpx.HTTPTransport] = {}
@@ -421,7 +423,7 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
 class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
     """Async twin of :class:`_TLSPartitionedTransport`."""
 
-    def __init__(self, *, verify: bool) -> None:
+    def __init__(self, *, verify: bool | str | ssl.SSLContext) -> None:
         self._verify = verify
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
         self._plain = httpx.AsyncHTTPTransport(verify=_ssl_context(verify))
@@ -450,9 +452,15 @@ class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-@functools.lru_cache(maxsize=2)
-def _ssl_context(verify: bool) -> ssl.SSLContext:
+@functools.lru_cache(maxsize=8)
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     """One TLS context per process and setting (loading CA certificates takes ~0.1 s)."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
     return httpx.create_ssl_context(verify=verify)
 
 

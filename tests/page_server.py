@@ -24,6 +24,10 @@ Add routes with :meth:`PageServer.add` (static bytes or a callable that gets the
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 import zlib
@@ -42,7 +46,9 @@ __all__ = [
     "PageServer",
     "Recorded",
     "Reply",
+    "TLSFiles",
     "make_pdf",
+    "make_tls_files",
 ]
 
 ARTICLE_TITLE = "Tide pools of the northern coast"
@@ -139,6 +145,56 @@ def make_pdf(text: str = "Hello from a tide pool PDF") -> bytes:
         xref,
     )
     return bytes(out)
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throw-away CA and a server certificate signed by it (PEM paths)."""
+
+    ca: str
+    cert: str
+    key: str
+
+    def server_context(self, on_sni: Callable[[str | None], None] | None = None) -> ssl.SSLContext:
+        """A server-side context for :class:`PageServer`; ``on_sni`` gets each SNI name."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        if on_sni is not None:
+
+            def callback(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+                on_sni(name)
+
+            ctx.sni_callback = callback  # type: ignore[assignment]
+        return ctx
+
+
+def make_tls_files(directory: str, hostnames: Iterable[str]) -> TLSFiles:
+    """Create a CA and a certificate for ``hostnames`` with the ``openssl`` CLI.
+
+    Raises:
+        RuntimeError: ``openssl`` is not installed.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("the openssl command is needed to make test certificates")
+    ca_key, ca = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.pem")
+    key, csr = os.path.join(directory, "leaf.key"), os.path.join(directory, "leaf.csr")
+    cert, ext = os.path.join(directory, "leaf.pem"), os.path.join(directory, "leaf.ext")
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with open(ext, "w") as fh:
+        fh.write("subjectAltName=" + ",".join(f"DNS:{h}" for h in hostnames) + "\n")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=30)
+
+    run("req", "-x509", *curve, "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", "/CN=page_server test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("req", *curve, "-keyout", key, "-out", csr, "-subj", "/CN=page_server")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)  # fmt: skip
+    return TLSFiles(ca=ca, cert=cert, key=key)
 
 
 @dataclass(frozen=True)
@@ -449,7 +505,7 @@ class _Server(ThreadingHTTPServer):
         import sys
 
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
@@ -459,9 +515,10 @@ class PageServer:
 
     Args:
         port: 0 picks a free port.
+        ssl_context: serve HTTPS with this server-side context (see ``make_tls_files``).
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = dict(ROUTES)
         self.prefix_routes: dict[str, Route] = dict(PREFIX_ROUTES)
         self.requests: list[Recorded] = []
@@ -470,6 +527,12 @@ class PageServer:
         self._counts: dict[str, int] = {}
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
+        self.scheme = "http"
+        if ssl_context is not None:
+            self.scheme = "https"
+            self._httpd.socket = ssl_context.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread: threading.Thread | None = None
 
     @property
@@ -479,12 +542,14 @@ class PageServer:
 
     @property
     def base(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https`` when serving TLS)."""
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def url(self, path: str = "/") -> str:
-        """Absolute URL for ``path`` on this server."""
-        return self.base + (path if path.startswith("/") else "/" + path)
+    def url(self, path: str = "/", *, host: str = "127.0.0.1") -> str:
+        """Absolute URL for ``path`` on this server, optionally under another host name."""
+        return f"{self.scheme}://{host}:{self.port}" + (
+            path if path.startswith("/") else "/" + path
+        )
 
     def add(
         self,

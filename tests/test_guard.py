@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from crawler._fetch import afetch, fetch
+from crawler._fetch import Fetcher, afetch, fetch
 from crawler._guard import Guard, blocked_reason, parse_host_literal
 from crawler.errors import BlockedAddress, ConnectError, InvalidURL
 
@@ -425,3 +425,59 @@ def test_target_refuses_unchecked_addresses() -> None:
     target = Guard(resolver=ScriptedResolver({"a.example": [PUBLIC_V4]})).check("http://a.example")
     with pytest.raises(ValueError):
         target.connect_url("127.0.0.1")
+
+
+# --------------------------------------------------------------------------------------
+# Real TLS: the pinned connection still verifies the certificate for the host name
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory):
+    import shutil
+
+    from page_server import PageServer, make_tls_files
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make test certificates")
+    files = make_tls_files(str(tmp_path_factory.mktemp("tls")), ["pinned.test"])
+    names: list[str | None] = []
+    with PageServer(ssl_context=files.server_context(names.append)) as server:
+        yield server, files, names
+
+
+def test_tls_to_pinned_address_uses_host_name_for_sni_and_certificate(tls_server) -> None:
+    server, files, names = tls_server
+    resolver = ScriptedResolver({"pinned.test": [["127.0.0.1"], ["10.0.0.1"]]})
+    with Fetcher(resolver=resolver, allowed_hosts=["127.0.0.1"], verify=files.ca) as f:
+        page = f.fetch(server.url("/article.html", host="pinned.test"))
+    assert page.status_code == 200
+    assert page.final_url == server.url("/article.html", host="pinned.test")
+    assert names[-1] == "pinned.test"
+    assert server.requests_for("/article.html")[-1].headers["host"] == f"pinned.test:{server.port}"
+    assert resolver.calls == ["pinned.test"]
+
+
+def test_tls_certificate_is_checked_against_the_host_name(tls_server) -> None:
+    server, files, _ = tls_server
+    resolver = ScriptedResolver({"pinned.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    with Fetcher(resolver=resolver, allow_private=True, verify=files.ca, retries=0) as f:
+        assert f.fetch(server.url("/", host="pinned.test")).status_code == 200
+        # Same address, same port, kept-alive connection available: it must not be
+        # reused for a host name its certificate was not checked for.
+        with pytest.raises(ConnectError, match="(?i)certificate|hostname"):
+            f.fetch(server.url("/", host="other.test"))
+        with pytest.raises(ConnectError):
+            f.fetch(server.url("/"))  # by IP: the certificate has no IP address
+
+
+def test_tls_async(tls_server) -> None:
+    server, files, names = tls_server
+    resolver = ScriptedResolver({"pinned.test": ["127.0.0.1"]})
+
+    async def go() -> int:
+        async with Fetcher(resolver=resolver, allow_private=True, verify=files.ca) as f:
+            page = await f.afetch(server.url("/gzip.html", host="pinned.test"))
+            return page.status_code
+
+    assert asyncio.run(go()) == 200
+    assert names[-1] == "pinned.test"
