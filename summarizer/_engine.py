@@ -688,7 +688,9 @@ class _Run:
             joined = SEPARATOR.join(p.text for p in useful)
             raw = self.config._raw(self.config._render("combine", joined, geometry.target))
             if geometry.fits(raw, geometry.part_cap):
-                cap = min(geometry.target, geometry.window - geometry.prompt_cost(raw))
+                # The slack covers the prompt re-rendered with a smaller {target_tokens}.
+                room = geometry.window - geometry.prompt_cost(raw) - _ITEM_SLACK
+                cap = min(geometry.target, max(room, geometry.part_cap))
                 job = _Job(
                     0,
                     partials[0].start,

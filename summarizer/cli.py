@@ -278,11 +278,15 @@ class _ProgressBar:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.drawn = False
+        self.finished = 0
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.done:
+            self.finished += 1
         if event.planned_calls <= 1:
             return
-        share = min(1.0, event.calls / event.planned_calls)
+        # planned_calls is the worst case, so the bar may end short of full: it is cleared.
+        share = min(1.0, self.finished / event.planned_calls)
         filled = int(share * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         kind = "map" if event.level == 1 else "combine"
