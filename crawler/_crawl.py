@@ -105,8 +105,8 @@ class CrawlResult:
 
     ``error`` is set when the fetch failed (``page`` is then ``None``) or when the
     page was fetched but no text could be extracted from it (``page`` is set,
-    ``document`` is ``None``). ``links`` are the in-scope-or-not links found on an
-    HTML page (normalised, unique), whether or not they were queued.
+    ``document`` is ``None``). ``links`` are all the links found on an HTML page
+    (normalised, unique, in document order), whether or not they were in scope.
     """
 
     url: str
@@ -364,8 +364,6 @@ def _prepare(
             f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, "
             f"not {options['output_format']!r}"
         )
-    if "respect_robots" in fetch_options:  # pragma: no cover - guarded by the signature
-        raise TypeError("respect_robots given twice")
     settings = _CrawlSettings(
         **{
             **options,
@@ -413,7 +411,9 @@ class _Crawler:
         self.start = start
         self.settings = settings
         self.fetcher = fetcher
-        self.root = site_root(start)
+        self.roots = {site_root(start)}
+        # Frontier entries past this are never fetched (max_pages is reached first).
+        self.frontier_cap = 2 * settings.max_pages + 100
         self.frontier: deque[tuple[str, int, str | None]] = deque()
         self.seen: set[str] = set()
         self.fetched: set[str] = set()
@@ -425,7 +425,7 @@ class _Crawler:
     def wanted(self, url: str) -> bool:
         """Whether a discovered URL may be queued (scope and patterns; not robots)."""
         s = self.settings
-        if s.same_site and not in_site(url, self.root):
+        if s.same_site and not any(in_site(url, root) for root in self.roots):
             return False
         if s.include and not any(match(url) for match in s.include):
             return False
@@ -435,6 +435,9 @@ class _Crawler:
         for url in urls:
             if url in self.seen or not self.wanted(url):
                 continue
+            if len(self.frontier) >= self.frontier_cap:
+                logger.debug("Frontier full (%d URLs): not queueing %s", self.frontier_cap, url)
+                return
             self.seen.add(url)
             if self.settings.respect_robots and not await self.robots_allow(url):
                 logger.info("Skipping %s: disallowed by robots.txt", url)
@@ -598,6 +601,9 @@ class _Crawler:
                         if not isinstance(result, CrawlResult):
                             started -= 1  # a duplicate frees its slot
                             continue
+                        if result.depth == 0 and result.page is not None:
+                            # The start URL may redirect to another host: that is the site.
+                            self.roots.add(site_root(result.page.final_url))
                         if result.links and result.depth < s.max_depth:
                             await self.enqueue(result.links, result.depth + 1, result.url)
                         if result.depth == 0 and sitemap_task is not None:

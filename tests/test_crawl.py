@@ -158,18 +158,25 @@ def test_fetch_many_rejects_misuse(
 
 def test_crawl_is_breadth_first_and_scoped(site: Site) -> None:
     results = list(crawl(site.url("/"), max_depth=2, concurrency=1, **FAST))
-    assert _paths(site, results) == [
-        "/",
-        "/a",
-        "/b",
-        "/c",
-        "/from-sitemap",
-        "/a/deep",
-        "/b/deep",
-        "/missing",
-        "/from-sitemap/child",
-    ]
-    assert [r.depth for r in results] == [0, 1, 1, 1, 1, 2, 2, 2, 2]
+    depths = {
+        "/": 0,
+        "/a": 1,
+        "/b": 1,
+        "/c": 1,
+        "/from-sitemap": 1,
+        "/a/deep": 2,
+        "/b/deep": 2,
+        "/missing": 2,
+        "/from-sitemap/child": 2,
+    }
+    paths = _paths(site, results)
+    assert sorted(paths) == sorted(depths)
+    assert paths[0] == "/"
+    assert {path: r.depth for path, r in zip(paths, results, strict=True)} == depths
+    # with one request at a time the fetches go level by level, each level in link order
+    fetched = list(dict.fromkeys(p for p in site.paths() if p in depths))  # first requests
+    assert [depths[p] for p in fetched] == sorted(depths[p] for p in fetched)
+    assert fetched[:5] == ["/", "/a", "/b", "/c", "/from-sitemap"]
     by_path = dict(zip(_paths(site, results), results, strict=True))
     assert by_path["/c"].referrer == site.url("/")
     assert by_path["/a"].document is not None and by_path["/a"].document.title == "A"
@@ -192,6 +199,15 @@ def test_crawl_dedups_final_urls_after_redirects(site: Site) -> None:
     assert results[1].final_url == site.url("/a")
     more = list(crawl(site.url("/c"), max_depth=2, concurrency=1, use_sitemap=False, **FAST))
     assert "/a" not in _paths(site, more)  # /a is /old-a's final URL: not crawled twice
+
+
+def test_crawl_follows_the_site_the_start_url_redirects_to(site: Site) -> None:
+    moved = f"http://localhost:{site.port}/a"
+    site.redirect("/moved", moved)
+    results = list(crawl(site.url("/moved"), max_depth=1, use_sitemap=False, **FAST))
+    assert results[0].final_url == moved
+    finals = {result.final_url for result in results}
+    assert f"http://localhost:{site.port}/a/deep" in finals
 
 
 def test_crawl_max_pages_and_depth(site: Site) -> None:
@@ -235,7 +251,11 @@ def test_crawl_reads_sitemap_xml_without_robots() -> None:
             content_type="application/xml",
         )
         paths = _paths(site, list(crawl(site.url("/"), max_depth=1, concurrency=1, **FAST)))
-        assert paths[-1] == "/from-sitemap"
+        assert "/from-sitemap" in paths
+        fetched = site.paths()
+        assert "/sitemap.xml" in fetched
+        # sitemap entries are queued after the start page's own links
+        assert fetched.index("/from-sitemap") > max(fetched.index(p) for p in ("/a", "/b", "/c"))
         without = list(crawl(site.url("/"), max_depth=1, use_sitemap=False, **FAST))
         assert "/from-sitemap" not in _paths(site, without)
 
