@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, document_from_page
+from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, OutputFormat, document_from_page
 from ._fetch import Fetcher
 from ._models import Document, Page
 from ._sitemap import parse_sitemap
-from ._urls import compile_patterns, extract_links, in_site, normalize_url, site_root
+from ._urls import Patterns, compile_patterns, extract_links, in_site, normalize_url, site_root
 from .errors import CrawlerError, InvalidURL
 
 __all__ = [
@@ -221,7 +221,7 @@ class _CrawlSettings:
     use_sitemap: bool = True
     follow_nofollow: bool = False
     sort_query: bool = True
-    output_format: str = DEFAULT_OUTPUT_FORMAT
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT
     extract: bool = True
 
 
@@ -230,8 +230,8 @@ def crawl(
     *,
     max_pages: int = DEFAULT_MAX_PAGES,
     max_depth: int = DEFAULT_MAX_DEPTH,
-    include: Any = None,
-    exclude: Any = None,
+    include: Patterns = None,
+    exclude: Patterns = None,
     same_site: bool = True,
     concurrency: int = DEFAULT_CRAWL_CONCURRENCY,
     delay: float = DEFAULT_DELAY,
@@ -239,7 +239,7 @@ def crawl(
     use_sitemap: bool = True,
     follow_nofollow: bool = False,
     sort_query: bool = True,
-    output_format: str = DEFAULT_OUTPUT_FORMAT,
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
     extract: bool = True,
     **fetch_options: Any,
 ) -> Iterator[CrawlResult]:
@@ -308,8 +308,8 @@ def acrawl(
     *,
     max_pages: int = DEFAULT_MAX_PAGES,
     max_depth: int = DEFAULT_MAX_DEPTH,
-    include: Any = None,
-    exclude: Any = None,
+    include: Patterns = None,
+    exclude: Patterns = None,
     same_site: bool = True,
     concurrency: int = DEFAULT_CRAWL_CONCURRENCY,
     delay: float = DEFAULT_DELAY,
@@ -317,7 +317,7 @@ def acrawl(
     use_sitemap: bool = True,
     follow_nofollow: bool = False,
     sort_query: bool = True,
-    output_format: str = DEFAULT_OUTPUT_FORMAT,
+    output_format: OutputFormat = DEFAULT_OUTPUT_FORMAT,
     extract: bool = True,
     **fetch_options: Any,
 ) -> AsyncGenerator[CrawlResult, None]:
@@ -513,9 +513,7 @@ class _Crawler:
         error: CrawlerError | None = None
         if self.settings.extract:
             try:
-                document = document_from_page(
-                    page, output_format=self.settings.output_format  # type: ignore[arg-type]
-                )
+                document = document_from_page(page, output_format=self.settings.output_format)
             except CrawlerError as exc:
                 logger.info("No text extracted from %s: %s", url, exc)
                 error = exc

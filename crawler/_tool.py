@@ -18,6 +18,7 @@ the model how to ask for the next one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -105,8 +106,6 @@ async def aget_url(
     **fetch_options: Any,
 ) -> str:
     """Async :func:`get_url` (extraction runs in a worker thread)."""
-    import asyncio
-
     _check_paging(max_tokens, page)
     fetched = await afetch(url, user_agent=user_agent, **fetch_options)
     document = await asyncio.to_thread(

@@ -24,6 +24,7 @@ import fnmatch
 import logging
 import re
 from collections.abc import Callable, Iterable
+from typing import Union
 from urllib.parse import quote as _quote
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
@@ -33,6 +34,7 @@ from .errors import InvalidURL
 
 __all__ = [
     "SKIP_EXTENSIONS",
+    "Patterns",
     "TRACKING_PARAMS",
     "compile_patterns",
     "extract_links",
@@ -63,6 +65,9 @@ SKIP_EXTENSIONS: frozenset[str] = frozenset(
     doc docx xls xlsx ppt pptx odt ods odp
     """.split()
 )
+
+#: What ``include=``/``exclude=`` accept: one pattern or several (see :func:`compile_patterns`).
+Patterns = Union[str, "re.Pattern[str]", Iterable[Union[str, "re.Pattern[str]"]], None]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -199,7 +204,7 @@ def in_site(url: str, root: str) -> bool:
 
 
 def compile_patterns(
-    patterns: str | re.Pattern[str] | Iterable[str | re.Pattern[str]] | None,
+    patterns: Patterns,
     *,
     option: str = "include",
 ) -> list[Callable[[str], bool]]:

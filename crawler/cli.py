@@ -26,7 +26,7 @@ from ._crawl import (
     CrawlResult,
     crawl,
 )
-from ._extract import document_from_page, extract
+from ._extract import OutputFormat, document_from_page, extract
 from ._fetch import fetch
 from ._models import Document, Page
 from ._tool import get_url, render
@@ -215,7 +215,7 @@ def _fetch_options(args: argparse.Namespace, *, crawling: bool) -> dict[str, Any
 
 
 def _one(args: argparse.Namespace) -> int:
-    text_format = args.format if args.format in ("markdown", "text") else "markdown"
+    text_format: OutputFormat = "text" if args.format == "text" else "markdown"
     if args.url == "-":
         data = sys.stdin.buffer.read()
         if args.format == "html":
@@ -263,7 +263,7 @@ def _crawl(args: argparse.Namespace) -> int:
         delay=args.delay,
         respect_robots=respect,
         use_sitemap=args.use_sitemap,
-        output_format=args.format if args.format in ("markdown", "text") else "markdown",
+        output_format="text" if args.format == "text" else "markdown",
         extract=args.format != "html",
         **_fetch_options(args, crawling=True),
     )
@@ -298,7 +298,7 @@ def _crawl(args: argparse.Namespace) -> int:
             index.close()
     if not args.quiet:
         where = f" into {args.output_dir}" if args.output_dir is not None else ""
-        print(f"{PROG}: {ok} page(s) saved{where}, {failed} failed", file=sys.stderr)
+        print(f"{PROG}: {ok} page(s) read{where}, {failed} failed", file=sys.stderr)
     if ok == 0:
         print(f"{PROG}: error: no page could be read from {args.url}", file=sys.stderr)
         return 1
@@ -409,7 +409,7 @@ def _configure_logging(args: argparse.Namespace) -> Callable[[], None]:
     """Send the library's log records to stderr; return how to undo it."""
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.setFormatter(_Formatter())
     handler.setLevel(level)
     logger = logging.getLogger("crawler")
     saved = (logger.level, logger.propagate)
@@ -423,6 +423,13 @@ def _configure_logging(args: argparse.Namespace) -> Callable[[], None]:
         logger.propagate = saved[1]
 
     return restore
+
+
+class _Formatter(logging.Formatter):
+    """``crawl: warning: message``, like the command's own diagnostics."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
 
 
 def _version() -> str:

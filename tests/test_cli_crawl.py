@@ -141,12 +141,15 @@ def test_crawl_prints_json_lines(site: Site, capsys: pytest.CaptureFixture[str])
     code, out, err = run([*argv, "--concurrency", "1"], capsys)
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]
-    urls = [record["url"] for record in records]
-    assert urls == [site.url(p) for p in ("/", "/one", "/two", "/missing")]
+    by_url = {record["url"]: record for record in records}
+    assert records[0]["url"] == site.url("/") and len(records) == 4
+    assert set(by_url) == {site.url(p) for p in ("/", "/one", "/two", "/missing")}
     assert records[0]["title"] == "Lighthouse Keeping" and "keeper trims" in records[0]["text"]
-    assert records[3]["error_type"] == "HTTPStatusError" and "text" not in records[3]
+    missing = by_url[site.url("/missing")]
+    assert missing["error_type"] == "HTTPStatusError" and "text" not in missing
+    assert missing["referrer"] == site.url("/")
     assert f"crawl: warning: {site.url('/missing')}" in err
-    assert "3 page(s) saved, 1 failed" in err
+    assert "3 page(s) read, 1 failed" in err
 
 
 def test_crawl_writes_files_and_index(
