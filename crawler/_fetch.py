@@ -95,6 +95,7 @@ _RETRY_CODES = frozenset({429, 503})
 _DECODE_CHUNK = 64 * 1024
 _ACCEPT_ENCODING = "gzip, deflate, br"
 _MAX_TLS_POOLS = 64
+_ORIGIN_BOUND_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,7 +316,7 @@ class _BodyReader:
     def _too_large(self) -> ContentTooLarge:
         return ContentTooLarge(
             f"the body of {self.fetch.url} is larger than max_bytes={self.limit:,} bytes "
-            "(counted after decompression); pass a larger max_bytes= to allow it",
+            "(counted after decompression); pass a larger max_bytes= (--max-bytes) to allow it",
             url=self.fetch.url,
             limit=self.limit,
         )
@@ -502,12 +503,11 @@ class _FetchState:
         self.cookies = httpx.Cookies()
         self.redirects: list[str] = []
         self.seen: set[tuple[str, str]] = set()
-        self.headers = {
-            **ua.headers(),
-            "Accept-Encoding": _ACCEPT_ENCODING,
-            **config.headers,
-            **headers,
-        }
+        # httpx.Headers merges case-insensitively: a caller's "user-agent" replaces ours.
+        self.headers = httpx.Headers(ua.headers())
+        self.headers["Accept-Encoding"] = _ACCEPT_ENCODING
+        self.headers.update(config.headers)
+        self.headers.update(headers)
         if any(k.lower() == "host" for k in headers):
             raise ValueError("headers must not set Host; the fetcher sets it from the URL")
 
@@ -519,7 +519,7 @@ class _FetchState:
         if left <= 0:
             raise FetchTimeout(
                 f"fetching {self.url} took longer than the total deadline of "
-                f"{self.config.timeout:g} s; pass a larger timeout= to wait longer",
+                f"{self.config.timeout:g} s; pass a larger timeout= (--timeout) to wait longer",
                 url=self.url,
             )
         return left
@@ -529,11 +529,12 @@ class _FetchState:
         address = target.addresses[hop.address_index]
         view = httpx.Request("GET", target.url)
         self.cookies.set_cookie_header(view)
-        headers = dict(self.headers)
+        headers = self.headers.copy()
         headers["Host"] = target.host_header
         cookie = view.headers.get("cookie")
         if cookie:
-            headers["Cookie"] = cookie
+            given = headers.get("cookie")
+            headers["Cookie"] = f"{given}; {cookie}" if given else cookie
         left = self.check_deadline()
         return client.build_request(
             "GET",
@@ -582,6 +583,14 @@ class _FetchState:
                 "times; pass a larger max_redirects= to follow more",
                 url=self.url,
             )
+        if (nxt.scheme, nxt.host, nxt.port) != (
+            target.url.scheme,
+            target.url.host,
+            target.url.port,
+        ):
+            # Credentials the caller gave were meant for the first origin only.
+            for name in _ORIGIN_BOUND_HEADERS:
+                self.headers.pop(name, None)
         if self._visit_key(nxt) in self.seen:
             raise TooManyRedirects(f"redirect loop: {self.url} leads back to {nxt}", url=self.url)
         self.redirects.append(str(nxt))
@@ -905,7 +914,7 @@ class Fetcher:
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"fetching {state.url} took longer than the total deadline of "
-                f"{state.config.timeout:g} s; pass a larger timeout= to wait longer",
+                f"{state.config.timeout:g} s; pass a larger timeout= (--timeout) to wait longer",
                 url=state.url,
             ) from exc
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import inspect
 import ipaddress
 import logging
 import re
@@ -195,6 +196,13 @@ def blocked_reason(ip: IPAddress) -> str | None:
         if ip in net6:
             return reason
     return None if ip.is_global else "not globally reachable"
+
+
+_ABANDON_ON_CANCEL: dict[str, bool] = (
+    {"abandon_on_cancel": True}
+    if "abandon_on_cancel" in inspect.signature(anyio.to_thread.run_sync).parameters
+    else {"cancellable": True}  # anyio < 4.1
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -409,7 +417,10 @@ class Guard:
         parsed, host, literal = self.parse(url)
         resolved: Iterable[str] = ()
         if literal is None:
-            resolved = await anyio.to_thread.run_sync(self._resolve, host, parsed)
+            # Abandon (not wait for) a resolver thread stuck past the caller's deadline.
+            resolved = await anyio.to_thread.run_sync(
+                self._resolve, host, parsed, **_ABANDON_ON_CANCEL
+            )
         return self._finish(parsed, host, literal, resolved)
 
     def _resolve(self, host: str, url: httpx.URL) -> list[str]:

@@ -139,7 +139,9 @@ class RobotsCache:
 
     # -- fetching ---------------------------------------------------------------------
 
-    def _robots_state(self, url: httpx.URL, ua: UserAgent, state: _FetchState | None):
+    def _robots_state(
+        self, url: httpx.URL, ua: UserAgent, state: _FetchState | None
+    ) -> _FetchState:
         from ._fetch import _FetchState
 
         robots_url = str(url.copy_with(path="/robots.txt", query=None, fragment=None))

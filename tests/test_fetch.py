@@ -137,6 +137,9 @@ def test_custom_user_agent_and_extra_headers_per_call(server: PageServer, fetche
     seen = _last(server, "/headers")
     assert seen.user_agent == "my-agent/2.0 (ops@example.org)"
     assert seen.headers["x-a"] == "1"
+    fetcher.fetch(server.url("/headers"), headers={"user-agent": "lower/1", "accept": "x/y"})
+    seen = _last(server, "/headers")
+    assert seen.user_agent == "lower/1" and seen.headers["accept"] == "x/y"
     assert seen.headers["accept-encoding"] == "gzip, deflate, br"
     assert seen.headers["host"] == f"127.0.0.1:{server.port}"
     fetcher.fetch(server.url("/headers"))  # the next call is back to the configured default
@@ -639,3 +642,43 @@ def test_sync_only_transport_for_async_is_a_clear_error() -> None:
 
     with pytest.raises(TypeError, match="sync-only transport"):
         asyncio.run(go())
+
+
+def test_caller_headers_replace_ours_case_insensitively() -> None:
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    fetch(
+        "http://127.0.0.1/",
+        transport=httpx.MockTransport(reply),
+        allow_private=True,
+        headers={"user-agent": "x/1", "ACCEPT": "a/b"},
+    )
+    (request,) = seen
+    assert request.headers.get_list("user-agent") == ["x/1"]
+    assert request.headers.get_list("accept") == ["a/b"]
+
+
+def test_credentials_are_not_sent_to_another_origin() -> None:
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers["host"] == "a.example":
+            return httpx.Response(302, headers={"Location": "http://b.example/"})
+        return httpx.Response(200)
+
+    fetch(
+        "http://a.example/",
+        transport=httpx.MockTransport(reply),
+        resolver=lambda host: ["93.184.216.34"],
+        headers={"Authorization": "Bearer secret", "Cookie": "s=1", "X-Keep": "1"},
+    )
+    first, second = seen
+    assert first.headers["authorization"] == "Bearer secret"
+    assert first.headers["cookie"] == "s=1"
+    assert "authorization" not in second.headers and "cookie" not in second.headers
+    assert second.headers["x-keep"] == "1"

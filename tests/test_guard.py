@@ -481,3 +481,27 @@ def test_tls_async(tls_server) -> None:
 
     assert asyncio.run(go()) == 200
     assert names[-1] == "pinned.test"
+
+
+def test_slow_resolver_is_bounded_by_the_deadline_async() -> None:
+    import threading
+    import time
+
+    from crawler.errors import FetchTimeout
+
+    release = threading.Event()
+
+    def slow(host: str) -> list[str]:
+        release.wait(5)
+        return [PUBLIC_V4]
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchTimeout):
+            asyncio.run(
+                afetch("http://slow.example/", transport=httpx.MockTransport(Recorder()),
+                       resolver=slow, timeout=0.5)
+            )  # fmt: skip
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
