@@ -238,7 +238,9 @@ def test_crawl_start_url_disallowed_by_robots_is_an_error_result(site: Site) -> 
     assert isinstance(result.error, DisallowedByRobots)
     # with sitemaps, the crawl goes on from the sitemap's URLs
     results = list(crawl(site.url("/private/secret"), max_depth=1, concurrency=1, **FAST))
-    assert _paths(site, results) == ["/private/secret", "/", "/from-sitemap", "/a"]
+    paths = _paths(site, results)
+    assert paths[0] == "/private/secret"
+    assert sorted(paths[1:]) == ["/", "/a", "/from-sitemap"]
     assert "/private/secret" not in site.paths()
 
 
