@@ -600,7 +600,7 @@ class _FetchState:
         """Seconds to wait before the next attempt, or ``None`` to stop retrying."""
         if attempt >= self.config.retries:
             return None
-        delay = min(self.config.backoff * (2**attempt), _MAX_BACKOFF)
+        delay = min(float(self.config.backoff) * 2.0**attempt, _MAX_BACKOFF)
         if response is not None:
             after = _parse_retry_after(response.headers.get("retry-after"))
             if after is not None:

@@ -198,10 +198,8 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None if ip.is_global else "not globally reachable"
 
 
-_ABANDON_ON_CANCEL: dict[str, bool] = (
-    {"abandon_on_cancel": True}
-    if "abandon_on_cancel" in inspect.signature(anyio.to_thread.run_sync).parameters
-    else {"cancellable": True}  # anyio < 4.1
+_HAS_ABANDON_ON_CANCEL = (
+    "abandon_on_cancel" in inspect.signature(anyio.to_thread.run_sync).parameters
 )
 
 
@@ -418,9 +416,17 @@ class Guard:
         resolved: Iterable[str] = ()
         if literal is None:
             # Abandon (not wait for) a resolver thread stuck past the caller's deadline.
-            resolved = await anyio.to_thread.run_sync(
-                self._resolve, host, parsed, **_ABANDON_ON_CANCEL
-            )
+            if _HAS_ABANDON_ON_CANCEL:
+                resolved = await anyio.to_thread.run_sync(
+                    self._resolve, host, parsed, abandon_on_cancel=True
+                )
+            else:  # anyio < 4.1
+                resolved = await anyio.to_thread.run_sync(
+                    self._resolve,
+                    host,
+                    parsed,
+                    cancellable=True,
+                )
         return self._finish(parsed, host, literal, resolved)
 
     def _resolve(self, host: str, url: httpx.URL) -> list[str]:

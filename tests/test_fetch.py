@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +46,7 @@ from crawler.errors import (
     TooManyRedirects,
 )
 
-LOCAL = {"allow_private": True, "timeout": 10.0}
+LOCAL: dict[str, Any] = {"allow_private": True, "timeout": 10.0}
 
 
 @pytest.fixture(scope="module")
@@ -492,7 +493,7 @@ def test_connection_errors_are_retried() -> None:
 
 
 def _subclasses(cls: type) -> list[type]:
-    out = []
+    out: list[type] = []
     for sub in cls.__subclasses__():
         out.append(sub)
         out.extend(_subclasses(sub))
