@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--page", type=int, default=1, metavar="K", help="with --max-tokens: which page (from 1)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="also log skipped links, retries and failed pages",
+    )
     parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return parser

@@ -303,6 +303,16 @@ def test_crawl_extract_false_and_text_format(site: Site) -> None:
     assert text.document is not None and text.document.format == "text"
 
 
+def test_sync_api_works_inside_a_running_event_loop(site: Site) -> None:
+    async def notebook_cell() -> tuple[bool, int]:
+        # like Jupyter: the synchronous API called where a loop is already running
+        [result] = fetch_many([site.url("/a")], **LOCAL)
+        pages = list(crawl(site.url("/a"), max_depth=0, **FAST))
+        return result.ok, len(pages)
+
+    assert asyncio.run(notebook_cell()) == (True, 1)
+
+
 def _loop_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "crawler-event-loop")
 
