@@ -540,7 +540,9 @@ class _FetchState:
             "GET",
             target.connect_url(address),
             headers=headers,
-            timeout=httpx.Timeout(left),
+            # Untried addresses share the connect time, so one black-holed address
+            # (say, IPv6 without a route) cannot use up the whole deadline.
+            timeout=httpx.Timeout(left, connect=left / (len(target.addresses) - hop.address_index)),
             extensions=target.extensions,
         )
 
@@ -878,6 +880,11 @@ class Fetcher:
             request = state.build_request(self.client, hop)
             try:
                 response = self.client.send(request, stream=True)
+            except httpx.ConnectTimeout as exc:
+                if hop.address_index + 1 < len(target.addresses):
+                    hop.address_index += 1
+                    continue
+                raise map_httpx_error(exc, state.url) from exc
             except _RETRYABLE_TRANSPORT as exc:
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1  # try the next checked address first
@@ -953,6 +960,11 @@ class Fetcher:
             request = state.build_request(self.aclient, hop)
             try:
                 response = await self.aclient.send(request, stream=True)
+            except httpx.ConnectTimeout as exc:
+                if hop.address_index + 1 < len(target.addresses):
+                    hop.address_index += 1
+                    continue
+                raise map_httpx_error(exc, state.url) from exc
             except _RETRYABLE_TRANSPORT as exc:
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1

@@ -494,6 +494,7 @@ def test_connection_errors_are_retried() -> None:
 
 def _subclasses(cls: type) -> list[type]:
     out: list[type] = []
+    sub: type
     for sub in cls.__subclasses__():
         out.append(sub)
         out.extend(_subclasses(sub))

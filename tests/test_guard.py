@@ -505,3 +505,23 @@ def test_slow_resolver_is_bounded_by_the_deadline_async() -> None:
         assert time.monotonic() - started < 2
     finally:
         release.set()
+
+
+def test_connect_time_is_shared_between_addresses() -> None:
+    resolver = ScriptedResolver({"slow6.example": [PUBLIC_V6, PUBLIC_V4]})
+    timeouts: list[float] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["connect"])
+        if request.url.host == PUBLIC_V6:
+            raise httpx.ConnectTimeout("timed out", request=request)
+        return httpx.Response(200, text="ok")
+
+    recorder = Recorder(reply)
+    page = fetch(
+        "http://slow6.example/", transport=httpx.MockTransport(recorder), resolver=resolver,
+        timeout=10,
+    )  # fmt: skip
+    assert page.text == "ok"
+    assert recorder.hosts == [PUBLIC_V6, PUBLIC_V4]
+    assert 4 < timeouts[0] <= 5 and timeouts[1] > 9
