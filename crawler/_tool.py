@@ -29,7 +29,9 @@ from ._models import Document
 if TYPE_CHECKING:
     from summarizer._tokens import Tokenizer
 
-__all__ = ["MAX_HEADER_VALUE_CHARS", "MIN_PAGE_TEXT_TOKENS", "aget_url", "get_url", "render"]
+__all__ = [
+    "DEFAULT_NEXT_HINT",
+    "MAX_HEADER_VALUE_CHARS", "MIN_PAGE_TEXT_TOKENS", "aget_url", "get_url", "render"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,9 @@ MAX_HEADER_VALUE_CHARS = 300
 #: With a token budget, at least this many tokens of text must fit on a page.
 MIN_PAGE_TEXT_TOKENS = 16
 
-_TOOL_NAME = "get_url"
+#: The sentence that tells the model how to get the next page (``{next}``: its number).
+#: Pass ``next_hint=`` when the tool is exposed under another name.
+DEFAULT_NEXT_HINT = "Call get_url with page={next} for more."
 
 
 def get_url(
@@ -49,6 +53,7 @@ def get_url(
     max_tokens: int | None = None,
     page: int = 1,
     tokenizer: Any = None,
+    next_hint: str = DEFAULT_NEXT_HINT,
     include_comments: bool = False,
     include_tables: bool = True,
     **fetch_options: Any,
@@ -66,6 +71,9 @@ def get_url(
         page: Which page to return (1-based); needs ``max_tokens`` when above 1.
         tokenizer: How tokens are counted: a :class:`summarizer.Tokenizer`, an
             encoding or model name, or a ``str -> int`` function; default ``o200k_base``.
+        next_hint: The sentence ending every page but the last; ``{next}`` is
+            replaced by the next page's number. Change it when the tool has
+            another name: ``"Call read_page with page={next} for more."``.
         include_comments: Keep reader comments under an article.
         include_tables: Keep the content of tables.
         **fetch_options: Passed to :func:`crawler.fetch`: ``timeout``,
@@ -83,6 +91,7 @@ def get_url(
             or ``max_tokens`` is too small to hold the header and some text.
     """
     _check_paging(max_tokens, page)
+    _check_hint(next_hint)
     fetched = fetch(url, user_agent=user_agent, **fetch_options)
     document = document_from_page(
         fetched,
@@ -90,7 +99,9 @@ def get_url(
         include_comments=include_comments,
         include_tables=include_tables,
     )
-    return render(document, max_tokens=max_tokens, page=page, tokenizer=tokenizer)
+    return render(
+        document, max_tokens=max_tokens, page=page, tokenizer=tokenizer, next_hint=next_hint
+    )
 
 
 async def aget_url(
@@ -101,12 +112,14 @@ async def aget_url(
     max_tokens: int | None = None,
     page: int = 1,
     tokenizer: Any = None,
+    next_hint: str = DEFAULT_NEXT_HINT,
     include_comments: bool = False,
     include_tables: bool = True,
     **fetch_options: Any,
 ) -> str:
     """Async :func:`get_url` (extraction runs in a worker thread)."""
     _check_paging(max_tokens, page)
+    _check_hint(next_hint)
     fetched = await afetch(url, user_agent=user_agent, **fetch_options)
     document = await asyncio.to_thread(
         document_from_page,
@@ -115,7 +128,9 @@ async def aget_url(
         include_comments=include_comments,
         include_tables=include_tables,
     )
-    return render(document, max_tokens=max_tokens, page=page, tokenizer=tokenizer)
+    return render(
+        document, max_tokens=max_tokens, page=page, tokenizer=tokenizer, next_hint=next_hint
+    )
 
 
 def render(
@@ -124,6 +139,7 @@ def render(
     max_tokens: int | None = None,
     page: int = 1,
     tokenizer: Any = None,
+    next_hint: str = DEFAULT_NEXT_HINT,
 ) -> str:
     """Format an extracted document as :func:`get_url` does (header, blank line, text).
 
@@ -131,11 +147,12 @@ def render(
         ValueError: See :func:`get_url`.
     """
     _check_paging(max_tokens, page)
+    _check_hint(next_hint)
     header = header_lines(document)
     head = "\n".join(header) + "\n\n" if header else ""
     if max_tokens is None:
         return head + document.text
-    pages = paginate(head, document.text, max_tokens, tokenizer=tokenizer)
+    pages = paginate(head, document.text, max_tokens, tokenizer=tokenizer, next_hint=next_hint)
     if page > len(pages):
         raise ValueError(
             f"page={page} is out of range: at max_tokens={max_tokens} this document has "
@@ -160,7 +177,14 @@ def header_lines(document: Document) -> list[str]:
     return lines
 
 
-def paginate(head: str, text: str, max_tokens: int, *, tokenizer: Any = None) -> list[str]:
+def paginate(
+    head: str,
+    text: str,
+    max_tokens: int,
+    *,
+    tokenizer: Any = None,
+    next_hint: str = DEFAULT_NEXT_HINT,
+) -> list[str]:
     """Split ``head + text`` into pages of at most ``max_tokens`` tokens each.
 
     Every page starts with ``head``; every page but the last ends with a hint line
@@ -178,7 +202,7 @@ def paginate(head: str, text: str, max_tokens: int, *, tokenizer: Any = None) ->
     whole = head + text
     if tok.count(whole) <= max_tokens:
         return [whole]
-    reserve = tok.count(head) + tok.count("\n\n" + _hint(99_999, 99_999))
+    reserve = tok.count(head) + tok.count("\n\n" + _hint(99_999, 100_000, next_hint))
     budget = max_tokens - reserve
     for _ in range(8):
         if budget < MIN_PAGE_TEXT_TOKENS:
@@ -192,7 +216,7 @@ def paginate(head: str, text: str, max_tokens: int, *, tokenizer: Any = None) ->
         bodies = [body for body in bodies if body] or [""]
         total = len(bodies)
         pages = [
-            f"{head}{body}\n\n{_hint(number, total)}"
+            f"{head}{body}\n\n{_hint(number, total, next_hint)}"
             for number, body in enumerate(bodies, start=1)
         ]
         over = max(tok.count(p) for p in pages) - max_tokens
@@ -205,9 +229,9 @@ def paginate(head: str, text: str, max_tokens: int, *, tokenizer: Any = None) ->
     )
 
 
-def _hint(number: int, total: int) -> str:
+def _hint(number: int, total: int, next_hint: str) -> str:
     if number < total:
-        return f"[Page {number} of {total}. Call {_TOOL_NAME} with page={number + 1} for more.]"
+        return f"[Page {number} of {total}. {next_hint.format(next=number + 1)}]"
     return f"[Page {number} of {total}. This is the last page.]"
 
 
@@ -221,6 +245,17 @@ def _one_line(value: str | None) -> str:
     if len(clean) > MAX_HEADER_VALUE_CHARS:
         clean = clean[: MAX_HEADER_VALUE_CHARS - 1].rstrip() + "…"
     return clean
+
+
+def _check_hint(next_hint: str) -> None:
+    if not isinstance(next_hint, str) or "\n" in next_hint:
+        raise ValueError("next_hint must be a one-line string such as " + repr(DEFAULT_NEXT_HINT))
+    try:
+        next_hint.format(next=2)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"next_hint {next_hint!r} is not a valid template: use {{next}} for the page number"
+        ) from exc
 
 
 def _check_paging(max_tokens: int | None, page: int) -> None:

@@ -39,6 +39,7 @@ PROG = "crawl"
 FORMATS = ("markdown", "text", "json", "html")
 _EXTENSIONS = {"markdown": ".md", "text": ".txt", "json": ".json", "html": ".html"}
 INDEX_FILE = "index.jsonl"
+CLI_NEXT_HINT = "Run again with --page {next} for more."
 
 EXAMPLES = """\
 examples:
@@ -228,7 +229,10 @@ def _one(args: argparse.Namespace) -> int:
         if args.format == "json":
             _write_json(sys.stdout, _document_json(document, None))
         else:
-            _write_text(render(document, max_tokens=args.max_tokens, page=args.page))
+            paged = render(
+                document, max_tokens=args.max_tokens, page=args.page, next_hint=CLI_NEXT_HINT
+            )
+            _write_text(paged)
         return 0
     options = _fetch_options(args, crawling=False)
     if args.format in ("markdown", "text"):
@@ -238,6 +242,7 @@ def _one(args: argparse.Namespace) -> int:
                 output_format=args.format,
                 max_tokens=args.max_tokens,
                 page=args.page,
+                next_hint=CLI_NEXT_HINT,
                 **options,
             )
         )

@@ -75,7 +75,7 @@ def test_paging_flags(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(argv, capsys)
     assert code == 0
     assert get_tokenizer(None).count(out.rstrip("\n")) <= 300
-    assert "Call get_url with page=3 for more.]" in out
+    assert "Run again with --page 3 for more.]" in out
     code, _, err = run([*argv[:-1], "500"], capsys)
     assert code == 2 and "crawl: error: page=500 is out of range" in err
 

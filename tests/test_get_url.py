@@ -169,6 +169,18 @@ def test_custom_token_counter(site: Site) -> None:
     assert "Call get_url with page=2" in page
 
 
+def test_next_hint_names_the_tool(site: Site) -> None:
+    page = get_url(
+        site.url("/long"),
+        allow_private=True,
+        max_tokens=250,
+        next_hint="Call read_page(page={next}) to continue.",
+    )
+    assert re.search(r"\[Page 1 of \d+\. Call read_page\(page=2\) to continue\.\]$", page)
+    with pytest.raises(ValueError, match="not a valid template"):
+        get_url(site.url("/long"), allow_private=True, max_tokens=250, next_hint="page={nxt}")
+
+
 @pytest.mark.parametrize(
     ("path", "options", "error", "message"),
     [
