@@ -546,7 +546,7 @@ class _Crawler:
             done.add(location)
             try:
                 page = await self.polite_fetch(location)
-                sitemap = parse_sitemap(page.content, url=page.final_url)
+                sitemap = await asyncio.to_thread(parse_sitemap, page.content, url=page.final_url)
             except CrawlerError as exc:
                 log = logger.debug if implicit else logger.warning
                 log("Sitemap %s not used: %s", location, exc)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from site_server import Site
 
@@ -134,6 +135,27 @@ def test_afetch_many_and_fetch_options() -> None:
         assert {seen.headers["User-Agent"] for seen in site.requests} == {"ManyBot/1.0"}
         blocked = fetch_many([site.url("/x")])  # loopback refused without allow_private
         assert type(blocked[0].error).__name__ == "BlockedAddress"
+
+
+def test_fetch_many_and_crawl_with_an_injected_transport() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["host"] + request.url.path)  # the URL holds the pinned IP
+        if request.url.path == "/robots.txt":
+            return httpx.Response(404)
+        body = '<html><body><p>Mock page with words enough.</p><a href="/next">n</a></body></html>'
+        return httpx.Response(200, html=body)
+
+    network = {
+        "transport": httpx.MockTransport(handler),
+        "resolver": lambda host: ["93.184.216.34"],
+    }
+    [result] = fetch_many(["https://mock.example/"], **network)
+    assert result.ok and "Mock page" in result.page.text  # type: ignore[union-attr]
+    results = list(crawl("https://mock.example/", use_sitemap=False, delay=0, **network))
+    assert [r.url for r in results] == ["https://mock.example/", "https://mock.example/next"]
+    assert seen[-3:] == ["mock.example/robots.txt", "mock.example/", "mock.example/next"]
 
 
 @pytest.mark.parametrize(
