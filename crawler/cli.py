@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
+import mimetypes
 import re
 import sys
 import traceback
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from ._charset import is_textual
 from ._crawl import (
     DEFAULT_CRAWL_CONCURRENCY,
     DEFAULT_DELAY,
@@ -249,6 +251,11 @@ def _one(args: argparse.Namespace) -> int:
         return 0
     page = fetch(args.url, **options)
     if args.format == "html":
+        if not is_textual(page.content_type, page.content):
+            raise CrawlerError(
+                f"{page.final_url} is {page.content_type or 'binary'}, not HTML or text; "
+                "use --format markdown, text or json to extract it"
+            )
         sys.stdout.write(page.text)
         return 0
     document = document_from_page(page, output_format="markdown")
@@ -326,8 +333,13 @@ def _save(directory: Path, fmt: str, result: CrawlResult) -> dict[str, Any]:
     record = _result_meta(result)
     content: str | None = None
     if fmt == "html" and result.page is not None:
-        content = result.page.text
-    elif result.document is not None:
+        # The body exactly as served (after Content-Encoding), named for its type.
+        page = result.page
+        name = safe_filename(result.final_url, _raw_extension(page.content_type))
+        (directory / name).write_bytes(page.content)
+        record["file"] = name
+        return record
+    if result.document is not None:
         if fmt == "json":
             content = json.dumps(
                 _document_json(result.document, result.page), ensure_ascii=False, indent=2
@@ -339,6 +351,13 @@ def _save(directory: Path, fmt: str, result: CrawlResult) -> dict[str, Any]:
         (directory / name).write_text(content + "\n", encoding="utf-8")
         record["file"] = name
     return record
+
+
+def _raw_extension(content_type: str) -> str:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in ("text/html", "application/xhtml+xml", ""):
+        return ".html"
+    return mimetypes.guess_extension(media_type) or ".bin"
 
 
 def _result_meta(result: CrawlResult) -> dict[str, Any]:
@@ -360,7 +379,8 @@ def _result_meta(result: CrawlResult) -> dict[str, Any]:
 def _result_json(result: CrawlResult, fmt: str) -> dict[str, Any]:
     record = _result_meta(result)
     if fmt == "html" and result.page is not None:
-        record["html"] = result.page.text
+        if is_textual(result.page.content_type, result.page.content):
+            record["html"] = result.page.text
     elif result.document is not None:
         record.update(_document_json(result.document, result.page))
         record["depth"] = result.depth
@@ -414,21 +434,28 @@ def _silence_stdout() -> None:
 
 
 def _configure_logging(args: argparse.Namespace) -> Callable[[], None]:
-    """Send the library's log records to stderr; return how to undo it."""
+    """Send log records to stderr in the command's style; return how to undo it.
+
+    The library's own records show from WARNING (INFO with --verbose); those of
+    third-party libraries (pypdf, trafilatura...) only with --verbose.
+    """
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     handler.setLevel(level)
-    logger = logging.getLogger("crawler")
-    saved = (logger.level, logger.propagate)
-    logger.addHandler(handler)
-    logger.setLevel(min(level, logger.getEffectiveLevel()))
-    logger.propagate = False
+    if not args.verbose:
+        handler.addFilter(lambda record: record.name.split(".")[0] == "crawler")
+    root = logging.getLogger()
+    own = logging.getLogger("crawler")
+    saved = (root.level, own.level)
+    root.addHandler(handler)
+    root.setLevel(min(level, root.level) if root.level else level)
+    own.setLevel(level)
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        own.setLevel(saved[1])
 
     return restore
 

@@ -168,6 +168,21 @@ def test_crawl_writes_files_and_index(
     assert f"into {out_dir}" in err
 
 
+def test_html_format_keeps_bodies_raw(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with Site() as site:
+        site.add("/", _article(links=("/report.pdf",)))
+        site.add("/report.pdf", b"%PDF-1.4 truncated", content_type="application/pdf")
+        argv = [site.url("/"), "--allow-private", "-n", "5", "--delay", "0", "-f", "html"]
+        code, _, err = run([*argv, "-o", str(tmp_path)], capsys)
+        assert code == 0 and "EOF marker" not in err  # pypdf's own logging stays quiet
+        files = sorted(p.name for p in tmp_path.iterdir())
+        assert [Path(f).suffix for f in files] == [".html", ".pdf", ".jsonl"]
+        pdf = next(tmp_path.glob("*.pdf"))
+        assert pdf.read_bytes() == b"%PDF-1.4 truncated"
+        code, out, err = run([site.url("/report.pdf"), "--allow-private", "-f", "html"], capsys)
+        assert code == 1 and out == "" and "not HTML or text" in err
+
+
 def test_crawl_all_pages_failed_exits_1(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [site.url("/missing"), "--allow-private", "-n", "5", "--no-sitemap"]
     code, out, err = run(argv, capsys)
@@ -218,7 +233,7 @@ def test_ctrl_c_exits_130() -> None:
     with Site() as slow:
         slow.add("/", _article(links=tuple(f"/s{i}" for i in range(10))))
         for i in range(10):
-            slow.add(f"/s{i}", _article(1), delay=2.0)
+            slow.add(f"/s{i}", _article(1), delay=5.0)
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawler", slow.url("/"), "--allow-private", "-n", "20",
              "--delay", "0", "--no-sitemap"],
@@ -227,11 +242,15 @@ def test_ctrl_c_exits_130() -> None:
             text=True,
             env=_env(),
         )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the start page is out; the slow pages are in flight
         deadline = time.monotonic() + 30
         while not any(p.startswith("/s") for p in slow.paths()) and time.monotonic() < deadline:
             time.sleep(0.05)
+        started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 4  # did not wait for the 5 s pages
     assert proc.returncode == 130, err
     assert "crawl: interrupted" in err and "Traceback" not in err
-    assert json.loads(out.splitlines()[0])["url"] == slow.url("/")
+    assert json.loads(first)["url"] == slow.url("/") and out == ""
