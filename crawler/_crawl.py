@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,6 +39,7 @@ from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, OutputFormat, docum
 from ._fetch import Fetcher
 from ._models import Document, Page
 from ._sitemap import parse_sitemap
+from ._sync import iterate_sync, run_sync
 from ._urls import Patterns, compile_patterns, extract_links, in_site, normalize_url, site_root
 from .errors import CrawlerError, InvalidURL
 
@@ -77,8 +77,6 @@ MAX_CRAWL_DELAY = 60.0
 MAX_SITEMAP_FILES = 20
 # Requests in flight over all hosts at once; per-host limits apply below it.
 _MAX_IN_FLIGHT = 32
-# Seconds a cancelled sync call waits for its requests to wind down.
-_CLEANUP_TIMEOUT = 5.0
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
@@ -158,7 +156,7 @@ def fetch_many(
     url_list = _url_list(urls)
     _check_positive_int("concurrency", concurrency)
     fetcher = Fetcher(**fetch_options)
-    return _run_sync(lambda: _fetch_all(fetcher, url_list, concurrency))
+    return run_sync(lambda: _fetch_all(fetcher, url_list, concurrency))
 
 
 async def afetch_many(
@@ -300,7 +298,7 @@ def crawl(
         ),
         fetch_options,
     )
-    return _iterate_sync(lambda: _Crawler(start, settings, fetcher).run())
+    return iterate_sync(lambda: _Crawler(start, settings, fetcher).run())
 
 
 def acrawl(
@@ -641,97 +639,3 @@ async def _cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-# -- running async code from sync code ------------------------------------------------------
-
-
-class _LoopThread:
-    """A private event loop on a helper thread, for the synchronous API."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="crawler-event-loop", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run a coroutine on the loop; if this thread is interrupted, cancel it first."""
-        holder: dict[str, asyncio.Task[Any]] = {}
-
-        async def wrapper() -> T:
-            task = asyncio.current_task()
-            assert task is not None
-            holder["task"] = task
-            return await make()
-
-        future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
-        try:
-            return future.result()
-        except BaseException:
-            if not future.done():
-                future.cancel()
-
-                async def settle() -> None:
-                    task = holder.get("task")
-                    if task is not None:
-                        await asyncio.wait({task}, timeout=_CLEANUP_TIMEOUT)
-
-                asyncio.run_coroutine_threadsafe(settle(), self.loop).result(
-                    timeout=_CLEANUP_TIMEOUT + 1
-                )
-            raise
-
-    def close(self) -> None:
-        """Finish async generators and the executor, then stop the loop and its thread."""
-        try:
-            self.run(self.loop.shutdown_asyncgens)
-            self.run(self.loop.shutdown_default_executor)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
-            self.loop.close()
-
-
-def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    runner = _LoopThread()
-    try:
-        return runner.run(make)
-    finally:
-        runner.close()
-
-
-def _iterate_sync(make: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
-    """Drive an async generator from synchronous code, one item per step."""
-    agen: AsyncGenerator[T, None] | None = None
-
-    async def create() -> AsyncGenerator[T, None]:
-        return make()
-
-    async def step() -> tuple[bool, T | None]:
-        assert agen is not None
-        try:
-            return True, await agen.__anext__()
-        except StopAsyncIteration:
-            return False, None
-
-    def generate() -> Iterator[T]:
-        nonlocal agen
-        runner = _LoopThread()
-        try:
-            agen = runner.run(create)
-            while True:
-                more, item = runner.run(step)
-                if not more:
-                    return
-                yield item  # type: ignore[misc]
-        finally:
-            try:
-                if agen is not None:
-                    runner.run(agen.aclose)
-            finally:
-                runner.close()
-
-    return generate()
-

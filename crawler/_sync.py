@@ -1,0 +1,115 @@
+"""Running the async implementation from synchronous code.
+
+The synchronous API (``fetch_many``, ``crawl``) drives the asynchronous one on a
+private event loop in a helper thread. That works where an event loop is already
+running in the calling thread (Jupyter), and keeps signals away from the loop:
+Ctrl-C interrupts the calling thread's wait, the coroutine is then cancelled on
+the loop (its ``finally`` blocks close connections), and only then does
+``KeyboardInterrupt`` propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["iterate_sync", "run_sync"]
+
+T = TypeVar("T")
+
+# Seconds a cancelled call waits for its coroutine to wind down.
+_CLEANUP_TIMEOUT = 5.0
+
+
+
+class _LoopThread:
+    """A private event loop on a helper thread, for the synchronous API."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="crawler-event-loop", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run a coroutine on the loop; if this thread is interrupted, cancel it first."""
+        holder: dict[str, asyncio.Task[Any]] = {}
+
+        async def wrapper() -> T:
+            task = asyncio.current_task()
+            assert task is not None
+            holder["task"] = task
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():
+                future.cancel()
+
+                async def settle() -> None:
+                    task = holder.get("task")
+                    if task is not None:
+                        await asyncio.wait({task}, timeout=_CLEANUP_TIMEOUT)
+
+                asyncio.run_coroutine_threadsafe(settle(), self.loop).result(
+                    timeout=_CLEANUP_TIMEOUT + 1
+                )
+            raise
+
+    def close(self) -> None:
+        """Finish async generators and the executor, then stop the loop and its thread."""
+        try:
+            self.run(self.loop.shutdown_asyncgens)
+            self.run(self.loop.shutdown_default_executor)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+            self.loop.close()
+
+
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    runner = _LoopThread()
+    try:
+        return runner.run(make)
+    finally:
+        runner.close()
+
+
+def iterate_sync(make: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
+    """Drive an async generator from synchronous code, one item per step."""
+    agen: AsyncGenerator[T, None] | None = None
+
+    async def create() -> AsyncGenerator[T, None]:
+        return make()
+
+    async def step() -> tuple[bool, T | None]:
+        assert agen is not None
+        try:
+            return True, await agen.__anext__()
+        except StopAsyncIteration:
+            return False, None
+
+    def generate() -> Iterator[T]:
+        nonlocal agen
+        runner = _LoopThread()
+        try:
+            agen = runner.run(create)
+            while True:
+                more, item = runner.run(step)
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            try:
+                if agen is not None:
+                    runner.run(agen.aclose)
+            finally:
+                runner.close()
+
+    return generate()
+
