@@ -33,7 +33,7 @@ from dify_reference import dify_split  # noqa: E402
 BUDGETS = (256, 1024, 4096)
 FULL_SIZES = {"prose": 3_000_000, "cjk": 1_000_000, "code": 2_000_000, "line": 10_000_000}
 QUICK_SIZES = {"prose": 20_000, "cjk": 8_000, "code": 20_000, "line": 40_000}
-DEFAULT_TIMEOUT = 45.0
+DEFAULT_TIMEOUT = 30.0
 CORPUS_TITLES = {
     "prose": "English prose",
     "cjk": "Chinese (CJK) text",
@@ -249,9 +249,8 @@ def run(quick: bool, timeout: float | None) -> str:
                     )
                     continue
                 if status == "error":
-                    rows.append(
-                        [system.name, budget, f"error: {value}"[:160], "", "", "", "", "", ""]
-                    )
+                    message = "error: " + " ".join(str(value).split())[:110]
+                    rows.append([system.name, budget, message, "", "", "", "", "", ""])
                     continue
                 mbps = value["mb"] / value["seconds"] if value["seconds"] > 0 else float("inf")
                 if system.floor:

@@ -129,7 +129,8 @@ class PageServer:
 
 
 # --------------------------------------------------------------------------- clients
-# Each returns the number of pages fetched with a 200 and the full body.
+# Each keeps every body until the end (as fetch_many returns them all) and returns the
+# number of pages fetched with a 200 and the full body.
 
 
 def fetch_ours(urls: list[str], concurrency: int) -> int:
@@ -147,12 +148,14 @@ def fetch_httpx(urls: list[str], concurrency: int) -> int:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-            async def one(url: str) -> int:
+            async def one(url: str) -> str | None:
                 async with sem:
                     r = await client.get(url)
-                    return int(r.status_code == 200 and len(r.content) > 1000)
+                    return r.text if r.status_code == 200 else None
 
-            return sum(await asyncio.gather(*(one(u) for u in urls)))
+            # keep every body, as fetch_many does, so memory figures compare like with like
+            bodies = await asyncio.gather(*(one(u) for u in urls))
+            return sum(1 for b in bodies if b and len(b) > 1000)
 
     return asyncio.run(go())
 
@@ -166,11 +169,8 @@ def fetch_trafilatura(urls: list[str], concurrency: int) -> int:
     config = use_config()
     config.set("DEFAULT", "SSRF_PROTECTION", "off")
     options = Extractor(config=config)
-    ok = 0
-    for _url, html in buffered_downloads(urls, concurrency, options=options):
-        if html and len(html) > 1000:
-            ok += 1
-    return ok
+    bodies = [html for _url, html in buffered_downloads(urls, concurrency, options=options)]
+    return sum(1 for html in bodies if html and len(html) > 1000)
 
 
 @dataclass(frozen=True)
