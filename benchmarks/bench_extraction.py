@@ -146,17 +146,24 @@ def load_wcxb(root: Path, limit: int | None) -> list[Task]:
         truth = json.load(fh)
     per_type: dict[str, int] = defaultdict(int)
     tasks: list[Task] = []
+    skipped: list[str] = []
     for page_id in sorted(meta):
         page_type = meta[page_id]["page_type"]
         record = truth.get(page_id)
         path = root / "html" / f"{page_id}.html.gz"
         if record is None or not path.exists():
             continue
+        reference = record.get("ground_truth", {}).get("main_content")
+        if reference is None:
+            skipped.append(page_id)
+            continue
         if limit and per_type[page_type] >= limit:
             continue
         per_type[page_type] += 1
-        reference = record["ground_truth"]["main_content"] or ""
         tasks.append(("wcxb", page_id, page_type, record.get("url"), str(path), reference))
+    if skipped:
+        print(f"wcxb: skipped {len(skipped)} page(s) without a main_content reference: "
+              f"{', '.join(skipped)}", file=sys.stderr)
     return tasks
 
 

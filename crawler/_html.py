@@ -1,10 +1,32 @@
 """Main-content extraction from HTML pages.
 
-Baseline: trafilatura's main-content extractor (comments off, tables kept, links
-kept as markdown in markdown mode) plus its metadata. When trafilatura finds
-nothing, the visible text of the body minus script, style, navigation, header,
-footer, aside and forms is returned instead, so a page that holds text never
-comes back empty.
+trafilatura is excellent on articles and under-extracts elsewhere: on forum
+threads, product pages, listings and collections it often keeps one block and
+drops the rest. ``extract_html`` therefore combines two extractors and picks
+one per page from general signals, never from rules about particular sites:
+
+1. **trafilatura** (balanced mode, comments off unless asked, tables kept,
+   links as markdown) gives the first candidate and the metadata.
+2. **A structural extractor** (:mod:`crawler._html_dom`) gives the second: it
+   removes boilerplate by structure (nav/header/footer/aside, ARIA roles,
+   hidden elements, boilerplate class names), descends to the container that
+   holds nearly all non-link text, and drops runs of repeated link cards
+   (recommendations, carousels) unless they carry most of the text (a listing).
+3. **Page type** (:mod:`crawler._html_signals`): schema.org types from JSON-LD
+   and microdata, ``og:type`` and URL path cues.
+4. **Choice by coverage.** When trafilatura's text is much shorter than the
+   structural candidate, trafilatura has probably kept a fragment of the page,
+   and the structural candidate wins. How much shorter depends on the page
+   type: never on an article (trafilatura's home ground), as soon as it is
+   shorter at all on a forum thread (the posts are the content), at half the
+   length on product pages (whose extra text is often reviews and upsell) and
+   at 70% elsewhere.
+5. When both find nothing, the visible body text without scripts, navigation,
+   header and footer is returned, so a page that holds text never comes back
+   empty.
+
+Measured on the WCXB development split and the Zyte article benchmark: see
+``benchmarks/RESULTS.md`` (``benchmarks/bench_extraction.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +41,8 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
+from ._html_dom import dom_blocks, render_blocks
+from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
 
@@ -40,6 +64,17 @@ _BLOCK_TAGS = frozenset(
     "hr li main ol p pre section table tbody td tfoot th thead tr ul".split()
 )
 _MULTI_BLANK = re.compile(r"\n{3,}")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_WORD = re.compile(r"\w+")
+
+# The structural candidate replaces trafilatura's when trafilatura's word count is
+# below this share of the candidate's, by page type (see the module docstring).
+SWITCH_RATIO: dict[str, float] = {
+    "article": 0.0,
+    "forum": 1.0,
+    "product": 0.5,
+}
+DEFAULT_SWITCH_RATIO = 0.7
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -88,16 +123,26 @@ def extract_html(
         include_links=markdown,
         include_formatting=markdown,
         include_images=False,
+        # htmldate's extensive search hands free text to dateparser, which costs
+        # more than the whole extraction; the structured date sources remain.
+        date_extraction_params={"original_date": True, "extensive_search": False},
     )
-    text = ""
-    if result is not None and result.text:
-        text = _tidy(result.text)
+    text = _tidy(result.text) if result is not None and result.text else ""
     extractor = "trafilatura"
+
+    hint = page_signals(tree, url).hint()
+    ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
+    if ratio > 0 or not text:
+        blocks = dom_blocks(tree, url, include_tables=include_tables)
+        candidate = _tidy(render_blocks(blocks, markdown))
+        if candidate and _word_count(text) < ratio * _word_count(candidate) or not text:
+            text, extractor = candidate, "structure"
     if not text:
         text = _fallback_text(tree)
         extractor = "fallback"
     if not text:
         raise ExtractionError("The page holds no text to extract.", url=url)
+    logger.debug("extracted %d chars with %s (page type hint %r)", len(text), extractor, hint)
 
     return Document(
         text=text,
@@ -146,6 +191,10 @@ def _page_language(tree: HtmlElement) -> str | None:
         return None
     lang = lang.split(",")[0].strip().replace("_", "-")
     return lang or None
+
+
+def _word_count(text: str) -> int:
+    return len(_WORD.findall(_LINK_TARGET.sub("]", text)))
 
 
 def _tidy(text: str) -> str:

@@ -1,0 +1,311 @@
+"""A second, structure-based main-content extractor used beside trafilatura.
+
+trafilatura is tuned for articles: on forums, product pages, listings and
+collections it often keeps one block and drops the rest. This extractor reads
+the page as a sequence of text blocks and keeps the region that carries the
+page's own text:
+
+1. Boilerplate is removed by structure, not by site: ``nav``, ``header``,
+   ``footer``, ``aside``, forms' controls, hidden elements, ARIA landmarks for
+   navigation, and elements whose class or id names a boilerplate role (menu,
+   breadcrumb, cookie, newsletter, share, related, sidebar...).
+2. The main container is found by descending from ``<main>``/``<body>`` while
+   one child holds nearly all of the remaining non-link text.
+3. Inside it, blocks that are almost only links and carry few words (menus,
+   tag clouds, pagination) are dropped, unless they are part of a run of
+   repeated sibling items (a listing) whose items carry their own text.
+
+The result is rendered as markdown or text. :mod:`crawler._html` decides when
+to prefer it to trafilatura's output.
+"""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+__all__ = ["Block", "dom_blocks", "render_blocks"]
+
+_DROP_TAGS = (
+    "script", "style", "template", "svg", "iframe", "button", "select",
+    "option", "input", "textarea", "label", "nav", "header", "footer", "aside",
+    "menu", "dialog", "object", "embed", "canvas", "map", "picture", "video", "audio",
+)
+_BOILERPLATE_WORDS = frozenset(
+    "nav navbar navigation menu menubar breadcrumb breadcrumbs cookie cookies consent gdpr "
+    "banner newsletter subscribe subscription share sharing social sidebar widget related "
+    "recommended popup modal overlay advert advertisement ads ad promo sponsored masthead "
+    "footer header topbar toolbar skip login signin signup pagination pager comments-link "
+    "disclaimer copyright".split()
+)
+# Words in a class/id that mark content even when a boilerplate word is present too
+# (e.g. "post-header" or "article-body").
+_CONTENT_WORDS = frozenset(
+    "content main article post entry body text story product description thread message "
+    "answer question review item listing".split()
+)
+_SPLIT_CLASS = re.compile(r"[\s_\-:]+")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_BLOCK_TAGS = frozenset(
+    "address article blockquote body dd div dl dt details fieldset figcaption figure h1 h2 h3 "
+    "h4 h5 h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class Block:
+    """One block of text in document order."""
+
+    text: str
+    markdown: str
+    link_chars: int
+    kind: str  # "p", "h1".."h6", "li", "pre", "td"
+    signature: str  # tag and class of the nearest block parent, for repetition
+    container: object  # the nearest block element (identity only)
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / max(1, len(self.text))
+
+
+def _is_boilerplate(element: HtmlElement, small: bool) -> bool:
+    if element.get("hidden") is not None or element.get("aria-hidden") == "true":
+        return True
+    role = (element.get("role") or "").lower()
+    if role in {"navigation", "banner", "contentinfo", "complementary", "menu", "menubar",
+                "search", "dialog", "alertdialog"}:
+        return True
+    style = element.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    if not small or not names.strip():
+        return False
+    words = set(_SPLIT_CLASS.split(names))
+    return bool(words & _BOILERPLATE_WORDS) and not (words & _CONTENT_WORDS)
+
+
+def clean_tree(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page's body without boilerplate elements."""
+    root = deepcopy(tree.getroottree().getroot())
+    body = root.find(".//body")
+    if body is None:
+        body = root
+    # JavaScript apps (Discourse, for one) serve their real content to crawlers in
+    # <noscript>; a short one only says "enable JavaScript".
+    for element in list(body.iter("noscript")):
+        if element.getparent() is not None and len(element.text_content()) < 500:
+            element.drop_tree()
+    for element in list(body.iter(*_DROP_TAGS)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    for element in list(body.iter(etree.Comment, etree.ProcessingInstruction)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    # A class or id word is weak evidence: a wrapper named "page with-header" may hold
+    # the whole page. Such names only remove elements holding a small share of the text.
+    stats = _text_stats(body)
+    limit = 0.3 * stats[body][0]
+    doomed = [el for el in body.iter() if isinstance(el.tag, str) and el is not body
+              and _is_boilerplate(el, stats.get(el, (0, 0))[0] <= limit)]
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+    return body
+
+
+def _text_stats(root: HtmlElement) -> dict[HtmlElement, tuple[int, int]]:
+    """(text chars, link text chars) for every element, bottom up."""
+    stats: dict[HtmlElement, tuple[int, int]] = {}
+
+    def visit(element: HtmlElement, in_link: bool) -> tuple[int, int]:
+        is_link = in_link or element.tag == "a"
+        own = len(_WS.sub("", element.text or ""))
+        total, links = own, own if is_link else 0
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            t, lk = visit(child, is_link)
+            total += t
+            links += lk
+            tail = len(_WS.sub("", child.tail or ""))
+            total += tail
+            if is_link:
+                links += tail
+        stats[element] = (total, links)
+        return total, links
+
+    visit(root, False)
+    return stats
+
+
+def main_container(body: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
+                   share: float = 0.8) -> HtmlElement:
+    """Descend while one child holds at least ``share`` of the non-link text."""
+    node = body
+    for main in body.iter("main"):
+        t, lk = stats.get(main, (0, 0))
+        bt, blk = stats[body]
+        if t - lk >= 0.5 * (bt - blk):
+            node = main
+        break
+    while True:
+        total, links = stats.get(node, (0, 0))
+        own = total - links
+        best, best_own = None, 0
+        for child in node:
+            if not isinstance(child.tag, str):
+                continue
+            t, lk = stats.get(child, (0, 0))
+            if t - lk > best_own:
+                best, best_own = child, t - lk
+        if best is None or own <= 0 or best_own < share * own:
+            return node
+        node = best
+
+
+def dom_blocks(tree: HtmlElement, url: str | None = None, *, share: float = 0.8,
+               prune_cards: bool = True, card_share: float = 0.3,
+               include_tables: bool = True) -> list[Block]:
+    """The text blocks of the page's main container, boilerplate removed."""
+    body = clean_tree(tree)
+    if not include_tables:
+        for table in list(body.iter("table")):
+            if table.getparent() is not None:
+                table.drop_tree()
+    stats = _text_stats(body)
+    root = main_container(body, stats, share)
+    if prune_cards:
+        _prune_card_runs(root, stats, card_share)
+    blocks: list[Block] = []
+    _collect(root, url, blocks)
+    return blocks
+
+
+def _signature(element: HtmlElement) -> str:
+    return f"{element.tag}.{element.get('class') or ''}"
+
+
+def _prune_card_runs(root: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
+                     card_share: float = 0.3) -> None:
+    """Drop runs of repeated link cards that hold a minority of the text.
+
+    Three or more siblings with the same tag and class, each a short item built
+    around a link, are a list of other pages: recommendations, "related", carousels
+    of products, menus. When such a run carries most of the container's text the
+    page *is* a listing and the run is kept.
+    """
+    total = max(1, stats.get(root, (0, 0))[0])
+    doomed: list[HtmlElement] = []
+    for parent in root.iter():
+        if not isinstance(parent.tag, str) or len(parent) < 3:
+            continue
+        groups: dict[str, list[HtmlElement]] = {}
+        for child in parent:
+            if isinstance(child.tag, str):
+                groups.setdefault(_signature(child), []).append(child)
+        for members in groups.values():
+            if len(members) < 3:
+                continue
+            chars = [stats.get(m, (0, 0)) for m in members]
+            run_text = sum(t for t, _ in chars)
+            if run_text == 0 or run_text > card_share * total:
+                continue
+            linked = sum(1 for t, lk in chars if t and lk >= 0.3 * t)
+            if linked < 0.6 * len(members) or run_text / len(members) > 300:
+                continue
+            doomed.extend(members)
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+
+
+def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
+    text_parts: list[str] = []
+    md_parts: list[str] = []
+    state = {"links": 0}
+    current: list[object] = [root]
+
+    def flush(kind: str) -> None:
+        text = _WS.sub(" ", "".join(text_parts)).strip()
+        md = _WS.sub(" ", "".join(md_parts)).strip()
+        if text:
+            container = current[-1]
+            tag = getattr(container, "tag", "")
+            cls = container.get("class", "") if hasattr(container, "get") else ""
+            parent = container.getparent() if hasattr(container, "getparent") else None
+            ptag = parent.tag if parent is not None else ""
+            blocks.append(Block(text, md, state["links"], kind, f"{ptag}>{tag}.{cls}",
+                                container))
+        text_parts.clear()
+        md_parts.clear()
+        state["links"] = 0
+
+    def walk(element: HtmlElement, kind: str, in_link: bool) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        is_block = tag in _BLOCK_TAGS
+        if is_block:
+            flush(kind)
+            current.append(element)
+            if tag in _HEADINGS:
+                kind = tag
+            elif tag == "li":
+                kind = "li"
+            elif tag == "pre":
+                kind = "pre"
+            elif tag in ("td", "th"):
+                kind = "td"
+            elif kind not in ("li", "pre", "td") and not kind.startswith("h"):
+                kind = "p"
+        elif tag == "br":
+            text_parts.append(" ")
+            md_parts.append(" ")
+        link_here = tag == "a" and not in_link
+        if link_here:
+            start = len("".join(text_parts))
+            md_start = len(md_parts)
+        if element.text and tag:
+            text_parts.append(element.text)
+            md_parts.append(element.text)
+        for child in element:
+            if isinstance(child.tag, str):
+                walk(child, kind, in_link or link_here)
+            if child.tail:
+                text_parts.append(child.tail)
+                md_parts.append(child.tail)
+        if link_here:
+            link_text = "".join(text_parts)[start:]
+            state["links"] += len(_WS.sub(" ", link_text).strip())
+            href = element.get("href") or ""
+            inner = _WS.sub(" ", "".join(md_parts[md_start:])).strip()
+            if inner and href and not href.startswith(("#", "javascript:", "mailto:")):
+                target = urljoin(url, href) if url else href
+                del md_parts[md_start:]
+                md_parts.append(f"[{inner}]({target})")
+        if is_block:
+            flush(kind)
+            current.pop()
+
+    walk(root, "p", False)
+    flush("p")
+
+
+def render_blocks(blocks: list[Block], markdown: bool) -> str:
+    """Join blocks into markdown (headings, bullets, links) or plain text."""
+    out: list[str] = []
+    for block in blocks:
+        body = block.markdown if markdown else block.text
+        if markdown:
+            if block.kind.startswith("h") and len(block.kind) == 2:
+                body = "#" * int(block.kind[1]) + " " + body
+            elif block.kind == "li":
+                body = "- " + body
+        out.append(body)
+    return "\n\n".join(out) if markdown else "\n".join(out)
