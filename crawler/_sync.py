@@ -11,6 +11,7 @@ the loop (its ``finally`` blocks close connections), and only then does
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -21,6 +22,8 @@ T = TypeVar("T")
 
 # Seconds a cancelled call waits for its coroutine to wind down.
 _CLEANUP_TIMEOUT = 5.0
+# Seconds between checks for KeyboardInterrupt while waiting for the loop.
+_POLL_INTERVAL = 0.1
 
 
 
@@ -46,6 +49,10 @@ class _LoopThread:
 
         future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
         try:
+            # Wait in short slices: a Ctrl-C delivered to another thread, or simulated
+            # with _thread.interrupt_main(), only raises once this thread runs Python code.
+            while not future.done():
+                concurrent.futures.wait([future], timeout=_POLL_INTERVAL)
             return future.result()
         except BaseException:
             if not future.done():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import threading
 import time
@@ -407,3 +408,21 @@ def test_crawl_of_an_unreachable_site_yields_an_error() -> None:
     [result] = list(crawl(url, retries=0, **FAST))
     assert not result.ok and result.page is None
     assert type(result.error).__name__ in {"ConnectError", "DisallowedByRobots"}
+
+
+def test_ctrl_c_cancels_the_sync_crawl_and_cleans_up(site: Site) -> None:
+    for i in range(6):
+        site.add(f"/slow{i}", _page(f"Slow {i}"), delay=30)
+    site.add("/", _page("Home", *[f"/slow{i}" for i in range(6)]))
+    results = crawl(site.url("/"), use_sitemap=False, **FAST)
+    assert next(results).url == site.url("/")
+    timer = threading.Timer(0.3, _thread.interrupt_main)  # what Ctrl-C does
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        next(results)
+    timer.join()
+    assert time.monotonic() - start < 10  # the 30 s requests were cancelled, not awaited
+    with pytest.raises(StopIteration):
+        next(results)  # the generator is finished
+    assert _loop_threads() == 0
