@@ -20,7 +20,9 @@ one per page from general signals, never from rules about particular sites:
    type: never on an article (trafilatura's home ground), as soon as it is
    shorter at all on a forum thread (the posts are the content), at half the
    length on product pages (whose extra text is often reviews and upsell) and
-   at 70% elsewhere.
+   at 70% elsewhere. Off articles it also wins when it holds nearly all of
+   trafilatura's words and at most twice as many: the same content plus what
+   trafilatura dropped (specification lists, the linked titles of a listing).
 5. When both find nothing, the visible body text without scripts, navigation,
    header and footer is returned, so a page that holds text never comes back
    empty.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from copy import deepcopy
 from typing import Literal
 
@@ -75,6 +78,12 @@ SWITCH_RATIO: dict[str, float] = {
     "product": 0.5,
 }
 DEFAULT_SWITCH_RATIO = 0.7
+# Off articles, the structural candidate also wins when it holds nearly all of
+# trafilatura's words (SUPERSET_CONTAINMENT) and at most SUPERSET_GROWTH times as
+# many: it is then the same content plus what trafilatura dropped (spec lists,
+# linked item titles of a listing).
+SUPERSET_CONTAINMENT = 0.9
+SUPERSET_GROWTH = 2.0
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -135,7 +144,7 @@ def extract_html(
     if ratio > 0 or not text:
         blocks = dom_blocks(tree, url, include_tables=include_tables)
         candidate = _tidy(render_blocks(blocks, markdown))
-        if candidate and _word_count(text) < ratio * _word_count(candidate) or not text:
+        if candidate and (not text or _prefer_structure(text, candidate, hint, ratio)):
             text, extractor = candidate, "structure"
     if not text:
         text = _fallback_text(tree)
@@ -193,8 +202,20 @@ def _page_language(tree: HtmlElement) -> str | None:
     return lang or None
 
 
-def _word_count(text: str) -> int:
-    return len(_WORD.findall(_LINK_TARGET.sub("]", text)))
+def _words(text: str) -> Counter[str]:
+    return Counter(_WORD.findall(_LINK_TARGET.sub("]", text).lower()))
+
+
+def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> bool:
+    """Whether the structural candidate should replace trafilatura's text."""
+    ours, theirs = _words(candidate), _words(text)
+    n_ours, n_theirs = sum(ours.values()), sum(theirs.values())
+    if n_theirs < ratio * n_ours:
+        return True
+    if hint == "article" or not n_theirs:
+        return False
+    contained = sum((ours & theirs).values()) / n_theirs
+    return contained >= SUPERSET_CONTAINMENT and n_ours <= SUPERSET_GROWTH * n_theirs
 
 
 def _tidy(text: str) -> str:

@@ -39,7 +39,8 @@ _DROP_TAGS = (
 _BOILERPLATE_WORDS = frozenset(
     "nav navbar navigation menu menubar breadcrumb breadcrumbs cookie cookies consent gdpr "
     "banner newsletter subscribe subscription share sharing social sidebar widget related "
-    "recommended popup modal overlay advert advertisement ads ad promo sponsored masthead "
+    "recommended recommendations upsell crosssell popup modal overlay advert advertisement "
+    "ads ad promo sponsored masthead "
     "footer header topbar toolbar skip login signin signup pagination pager comments-link "
     "disclaimer copyright".split()
 )
@@ -299,13 +300,18 @@ def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
 
 def render_blocks(blocks: list[Block], markdown: bool) -> str:
     """Join blocks into markdown (headings, bullets, links) or plain text."""
+    if not markdown:
+        return "\n".join(block.text for block in blocks)
     out: list[str] = []
+    previous = ""
     for block in blocks:
-        body = block.markdown if markdown else block.text
-        if markdown:
-            if block.kind.startswith("h") and len(block.kind) == 2:
-                body = "#" * int(block.kind[1]) + " " + body
-            elif block.kind == "li":
-                body = "- " + body
-        out.append(body)
-    return "\n\n".join(out) if markdown else "\n".join(out)
+        body = block.markdown
+        if block.kind.startswith("h") and len(block.kind) == 2:
+            body = "#" * int(block.kind[1]) + " " + body
+        elif block.kind == "li":
+            body = "- " + body
+        # consecutive list items form one list; everything else is a paragraph
+        separator = "\n" if block.kind == previous == "li" else "\n\n"
+        out.append(separator + body if out else body)
+        previous = block.kind
+    return "".join(out)

@@ -52,6 +52,178 @@ def test_article_keeps_body_and_drops_boilerplate() -> None:
     assert doc.format == "markdown"
 
 
+FORUM = page(
+    '<script type="application/ld+json">{"@context": "https://schema.org", '
+    '"@type": "DiscussionForumPosting", "headline": "Sourdough starter smells like acetone"}'
+    "</script>"
+    '<div class="thread"><h1>Sourdough starter smells like acetone</h1>'
+    + "".join(
+        f'<div class="post"><div class="post-author"><a href="/u/{name}">{name}</a></div>'
+        f'<div class="post-body"><p>{text}</p></div></div>'
+        for name, text in [
+            ("breadfan", "My starter has smelled like nail polish remover for three days. "
+             "I feed it once a day with rye flour. Is it dead?"),
+            ("crumbshot", "It is hungry, not dead. Acetone smell means the yeast ran out of "
+             "food; feed it twice a day for a week and keep it warm."),
+            ("levainlady", "Agree with the reply above. Also discard more before feeding, "
+             "a ratio of one part starter to five parts flour and water helps."),
+            ("breadfan", "Feeding twice a day fixed it, thank you both! It doubled in six "
+             "hours this morning."),
+        ]
+    )
+    + '<div class="related-topics"><h3>Related topics</h3><ul>'
+    + "".join(f'<li><a href="/t/{i}">Other topic number {i}</a></li>' for i in range(6))
+    + "</ul></div></div>",
+    head="<title>Sourdough starter smells like acetone - Bakers Forum</title>",
+)
+
+
+def test_forum_thread_keeps_every_reply() -> None:
+    doc = extract_html(FORUM, url="https://forum.example/t/sourdough-acetone/123")
+    for reply in ("nail polish remover", "It is hungry, not dead", "one part starter to five",
+                  "Feeding twice a day fixed it"):
+        assert reply in doc.text
+    for boilerplate in ("All rights reserved", "We use cookies", "Other topic number 3"):
+        assert boilerplate not in doc.text
+
+
+PRODUCT = page(
+    '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Product", '
+    '"name": "Trail Runner 2 Shoe", "offers": {"@type": "Offer", "price": "89.00"}}</script>'
+    '<div class="product-page"><h1>Trail Runner 2 Shoe</h1><p class="price">$89.00</p>'
+    "<form><select><option>Size 9</option><option>Size 10</option></select>"
+    "<button>Add to cart</button></form>"
+    '<div class="product-description"><h2>Details</h2>'
+    "<p>A light trail shoe with a rock plate under the forefoot and a grippy lugged outsole "
+    "for wet roots and loose gravel.</p>"
+    "<ul><li>Weight: 280 g</li><li>Drop: 6 mm</li><li>Upper: recycled mesh</li></ul>"
+    "<p>The padded collar and gusseted tongue keep grit out on long descents.</p></div>"
+    '<div class="recommendations"><h2>You may also like</h2>'
+    + "".join(
+        f'<div class="card"><a href="/p/{i}">Road Runner {i}</a><span>$7{i}.00</span></div>'
+        for i in range(6)
+    )
+    + "</div></div>",
+    head=(
+        "<title>Trail Runner 2 Shoe | Shoe Shop</title>"
+        '<meta property="og:type" content="product">'
+    ),
+)
+
+
+def test_product_keeps_description_and_specs() -> None:
+    doc = extract_html(PRODUCT, url="https://shop.example/products/trail-runner-2")
+    for kept in ("rock plate under the forefoot", "Weight: 280 g", "gusseted tongue"):
+        assert kept in doc.text
+    for dropped in ("Add to cart", "Size 10", "We use cookies", "All rights reserved",
+                    "Road Runner 4"):
+        assert dropped not in doc.text
+
+
+LISTING = page(
+    "<main><h1>Latest news</h1>"
+    + "".join(
+        f'<div class="teaser"><h2><a href="/news/{i}">Council approves budget item {i}</a></h2>'
+        f"<time>2024-05-0{i}</time><p>The council voted on measure {i} after a long debate "
+        f"about parking fees, school repairs and the new library wing.</p></div>"
+        for i in range(1, 8)
+    )
+    + '<div class="pagination"><a href="?page=2">2</a><a href="?page=3">3</a>'
+    '<a href="?page=2">Next</a></div></main>',
+    head="<title>News - Town Gazette</title>",
+)
+
+
+def test_repeated_link_cards_are_dropped_when_they_are_a_minority() -> None:
+    html = page(
+        "<div><h1>Field notes</h1>"
+        + "<p>Notes from a week of mapping lichens on the granite boulders of the upper "
+        "valley, with counts per boulder and the weather of each day.</p>" * 4
+        + '<div class="more">'
+        + "".join(f'<div class="tile"><a href="/n/{i}">Older note {i}</a><b>{i} min</b></div>'
+                  for i in range(5))
+        + "</div></div>"
+    )
+    doc = extract_html(html, url="https://notes.example/field")
+    assert "mapping lichens" in doc.text
+    assert "Older note 2" not in doc.text
+
+
+def test_listing_keeps_every_item() -> None:
+    doc = extract_html(LISTING, url="https://gazette.example/news/")
+    for i in range(1, 8):
+        assert f"Council approves budget item {i}" in doc.text
+        assert f"voted on measure {i}" in doc.text
+    for dropped in ("We use cookies", "All rights reserved", "Shop"):
+        assert dropped not in doc.text
+
+
+COLLECTION = page(
+    '<div class="collection"><h1>Ceramic mugs</h1>'
+    "<p>Hand-thrown stoneware mugs, glazed in small batches in our studio.</p>"
+    '<ul class="product-grid">'
+    + "".join(
+        f'<li class="product-card"><a href="/products/mug-{c}">{c.title()} speckle mug</a>'
+        f'<span class="price">$3{i}.00</span></li>'
+        for i, c in enumerate(["white", "blue", "sand", "moss", "clay", "ink", "rose", "ash"])
+    )
+    + "</ul></div>",
+    head="<title>Ceramic mugs - Clay Studio</title>",
+)
+
+
+def test_collection_keeps_product_cards() -> None:
+    doc = extract_html(COLLECTION, url="https://clay.example/collections/mugs")
+    assert "Hand-thrown stoneware mugs" in doc.text
+    for colour in ("White", "Moss", "Ash"):
+        assert f"{colour} speckle mug" in doc.text
+    for dropped in ("We use cookies", "All rights reserved"):
+        assert dropped not in doc.text
+
+
+DOCUMENTATION = page(
+    '<div class="docs-layout"><div class="sidebar"><ul>'
+    + "".join(f'<li><a href="/docs/{p}">{p.title()} guide</a></li>'
+              for p in ("install", "config", "deploy", "upgrade", "faq"))
+    + '</ul></div><div class="doc-content"><h1>Configuration</h1>'
+    "<p>Settings are read from <code>app.toml</code> in the working directory, then from "
+    "environment variables prefixed with <code>APP_</code>.</p>"
+    "<h2>Example</h2><pre><code>[server]\nport = 8080\nworkers = 4</code></pre>"
+    "<p>Environment variables override the file, so <code>APP_SERVER_PORT=9000</code> "
+    "wins over the port written in the file.</p></div></div>",
+    head="<title>Configuration - App docs</title>",
+)
+
+
+def test_documentation_keeps_code_and_drops_sidebar() -> None:
+    doc = extract_html(DOCUMENTATION, url="https://app.example/docs/config")
+    for kept in ("Settings are read from", "port = 8080", "Environment variables override"):
+        assert kept in doc.text
+    for dropped in ("Deploy guide", "Upgrade guide", "We use cookies", "All rights reserved"):
+        assert dropped not in doc.text
+
+
+SERVICE = page(
+    '<div class="hero"><h1>Emergency plumbing, day and night</h1>'
+    "<p>Licensed plumbers in the city within an hour, for burst pipes, blocked drains and "
+    "broken water heaters.</p></div>"
+    '<section class="services"><h2>What we fix</h2>'
+    "<p>Leaks and burst pipes, blocked toilets and drains, water heater repair and "
+    "replacement, and bathroom refits with a five-year guarantee on our work.</p>"
+    "<h2>Prices</h2><p>A call-out costs 60 euros, including the first half hour.</p></section>"
+    '<div class="newsletter"><p>Subscribe to our newsletter for seasonal offers.</p></div>',
+    head="<title>City Plumbing - emergency plumbers</title>",
+)
+
+
+def test_service_page_keeps_offer_and_prices() -> None:
+    doc = extract_html(SERVICE, url="https://plumbing.example/")
+    for kept in ("Licensed plumbers in the city", "water heater repair", "60 euros"):
+        assert kept in doc.text
+    for dropped in ("Subscribe to our newsletter", "We use cookies", "All rights reserved"):
+        assert dropped not in doc.text
+
+
 def test_article_metadata() -> None:
     doc = extract_html(ARTICLE, url="https://geo.example/rivers")
     assert doc.title is not None and doc.title.startswith("Rivers of the North")
