@@ -6,7 +6,7 @@ mistaken for page content::
     CrawlerError
     ├── FetchError                  the page could not be fetched
     │   ├── InvalidURL              not an http(s) URL, unparsable host, credentials trick
-    │   ├── BlockedAddress          the host resolves to an internal address (opt in with allow_private)
+    │   ├── BlockedAddress          host resolves to an internal address (see allow_private)
     │   ├── DisallowedByRobots      robots.txt forbids this user agent
     │   ├── FetchTimeout            the total deadline passed
     │   ├── ConnectError            DNS failure, refused or reset connection, TLS failure
