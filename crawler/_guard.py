@@ -12,10 +12,12 @@ Blocked: loopback, RFC 1918 private, link-local (cloud metadata at
 169.254.169.254), shared address space 100.64/10, "this network" 0/8, IETF
 protocol assignments, documentation and benchmarking ranges, multicast,
 reserved, broadcast, IPv6 unique-local, link-local, site-local, discard,
-documentation, and every address IANA does not list as globally reachable.
-IPv6 forms that carry an IPv4 address (mapped ``::ffff:a.b.c.d``, NAT64
-``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``, IPv4-compatible
-``::a.b.c.d``) are judged by the IPv4 address inside. Numeric hosts in the
+documentation, every IPv6 address outside global unicast ``2000::/3``, and
+every address IANA does not list as globally reachable. IPv6 forms that carry
+an IPv4 address (mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4
+``2002::/16``, Teredo ``2001::/32``, IPv4-compatible ``::a.b.c.d``,
+IPv4-translated ``::ffff:0:a.b.c.d``) are judged by the IPv4 address inside.
+IPv6 literals with a zone id (``[fe80::1%25eth0]``) are refused. Numeric hosts in the
 forms ``inet_aton`` accepts (``2130706433``, ``0x7f.1``, ``127.1``, ``0``) are
 read the way the operating system would read them.
 """
@@ -97,6 +99,10 @@ _IPV4_COMPATIBLE = _V6("::/96")
 _TEREDO = _V6("2001::/32")
 _SIXTOFOUR = _V6("2002::/16")
 _MAPPED = _V6("::ffff:0:0/96")
+_TRANSLATED = _V6("::ffff:0:0:0/96")
+# Every globally routed IPv6 unicast address lies here; the rest of the space is
+# reserved or special-purpose, whatever ``ipaddress.is_global`` says of it.
+_GLOBAL_UNICAST = _V6("2000::/3")
 
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
 _HOST_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -144,8 +150,9 @@ def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
 def parse_host_literal(host: str) -> IPAddress | None:
     """Return the IP address a numeric host denotes, or ``None`` for a host name.
 
-    Accepts IPv6 literals (with or without brackets, zone ids are refused by the
-    caller) and every IPv4 spelling inet_aton accepts, including a trailing dot.
+    Accepts IPv6 literals (with or without brackets; zone ids are refused by
+    :meth:`Guard.parse`) and every IPv4 spelling inet_aton accepts, including a
+    trailing dot.
     """
     text = host.strip("[]")
     if ":" in text:
@@ -163,6 +170,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4A
         return "IPv4-mapped", [ip.ipv4_mapped]
     if ip in _NAT64:
         return "NAT64", [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip in _TRANSLATED:
+        return "IPv4-translated", [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
     if ip in _SIXTOFOUR:
         assert ip.sixtofour is not None
         return "6to4", [ip.sixtofour]
@@ -189,12 +198,14 @@ def blocked_reason(ip: IPAddress) -> str | None:
             inner = blocked_reason(v4)
             if inner is not None:
                 return f"{inner} (IPv4 inside a {kind} IPv6 address)"
-        if kind == "IPv4-compatible":
-            return "deprecated IPv4-compatible IPv6 address"
+        if kind in ("IPv4-compatible", "IPv4-translated"):
+            return f"deprecated {kind} IPv6 address"
         return None
     for net6, reason in _BLOCKED_V6:
         if ip in net6:
             return reason
+    if ip not in _GLOBAL_UNICAST:
+        return "reserved (outside IPv6 global unicast 2000::/3)"
     return None if ip.is_global else "not globally reachable"
 
 
@@ -334,6 +345,11 @@ class Guard:
             raise InvalidURL(f"URL host is not valid: {text!r}", url=text) from exc
         if not host:
             raise InvalidURL(f"URL has no host: {text!r}", url=text)
+        if ":" in host and "%" in host:
+            # A zone id names a local interface: never meaningful for a public fetch.
+            raise InvalidURL(
+                f"URL host {host!r} carries an IPv6 zone id (%...); drop it", url=text
+            )
         literal = parse_host_literal(host)
         if literal is None:
             if ":" in host or not _HOST_CHARS.match(host):

@@ -93,6 +93,11 @@ BLOCKED = {
     "teredo-private-client": "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # client 10.0.0.1
     "compat-loopback": "::127.0.0.1",
     "compat-public": "::8.8.8.8",
+    "translated-loopback": "::ffff:0:127.0.0.1",
+    "translated-metadata": "::ffff:0:169.254.169.254",
+    "translated-public": "::ffff:0:8.8.8.8",
+    "v6-reserved-low": "::2:1",
+    "v6-reserved-high": "4000::1",
 }
 
 PUBLIC = {
@@ -167,6 +172,13 @@ def test_numeric_hosts_read_like_inet_aton(host: str, expected: str | None) -> N
         "http://169.254.169.254/latest/meta-data/",
         "http://[fd12:3456::1]/",
         "http://[64:ff9b::a00:1]/",
+        "http://[::ffff:0:127.0.0.1]/",
+        "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+        "http://[::127.0.0.1]/",
+        "http://[::]:8080/",
+        "http://127.0.0.1./",
+        "HTTP://127.0.0.1/",
+        "http://127\u30020\u30020\u30021/",
     ],
 )
 def test_odd_literals_are_blocked_without_dns(url: str) -> None:
@@ -202,6 +214,13 @@ def test_octal_dotted_quad_is_refused() -> None:
         "http://127.0.0.1:80\\@example.com/",
         "http://example.com@127.0.0.1/",
         "http://ex%61mple.com/",
+        "http://%31%32%37.0.0.1/",
+        "http://\uff11\uff12\uff17.0.0.1/",
+        "http://[fe80::1%25eth0]/",
+        "http://[::ffff:127.0.0.1%25lo]/",
+        "http://[2606:2800:220:1::1%25eth0]/",
+        "http://127.0.0.1\t/",
+        "http://127.0.0.1\n.example.com/",
     ],
 )
 def test_invalid_urls(url: str) -> None:
