@@ -21,6 +21,8 @@ What a fetch guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import functools
 import logging
@@ -40,6 +42,7 @@ from typing import Any, Protocol
 
 import anyio
 import brotli
+import httpcore
 import httpx
 
 from ._charset import decode_body, is_textual
@@ -381,6 +384,112 @@ _RETRYABLE_TRANSPORT = (
 # Transports: one connection pool per TLS server name
 
 
+# The deadline of the sync fetch running in this thread (``time.monotonic()``),
+# read by the network streams below; ``None`` outside a fetch.
+_SYNC_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "crawler_sync_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def _sync_deadline(deadline: float) -> Iterator[None]:
+    token = _SYNC_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _SYNC_DEADLINE.reset(token)
+
+
+def _cap(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to the time left before the current sync fetch's deadline."""
+    deadline = _SYNC_DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the total fetch deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation ends by the fetch deadline.
+
+    httpcore applies its timeouts per read: a server sending its status line or
+    headers one byte at a time would otherwise hold a sync fetch indefinitely.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _cap(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _cap(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(
+            ssl_context, server_hostname, _cap(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, with streams bounded by the fetch deadline."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host, port, _cap(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.UnsupportedProtocol("the fetcher does not connect to unix sockets")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _http_transport(verify: bool | str | ssl.SSLContext, *, keepalive: bool) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` whose connections obey the sync fetch deadline."""
+    limits = httpx.Limits() if keepalive else httpx.Limits(max_keepalive_connections=0)
+    transport = httpx.HTTPTransport(verify=_ssl_context(verify), limits=limits)
+    if not hasattr(transport, "_pool"):  # pragma: no cover - a future httpx
+        raise RuntimeError("unsupported httpx version: HTTPTransport has no connection pool")
+    transport._pool.close()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=_ssl_context(verify),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_DeadlineBackend(),
+    )
+    return transport
+
+
 class _TLSPartitionedTransport(httpx.BaseTransport):
     """Routes https requests to a pool per TLS server name.
 
@@ -393,10 +502,8 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
         self._verify = verify
         self._lock = threading.Lock()
         self._pools: dict[str, httpx.HTTPTransport] = {}
-        self._plain = httpx.HTTPTransport(verify=_ssl_context(verify))
-        self._overflow = httpx.HTTPTransport(
-            verify=_ssl_context(verify), limits=httpx.Limits(max_keepalive_connections=0)
-        )
+        self._plain = _http_transport(verify, keepalive=True)
+        self._overflow = _http_transport(verify, keepalive=False)
 
     def _pool(self, request: httpx.Request) -> httpx.HTTPTransport:
         name = request.extensions.get("sni_hostname")
@@ -407,7 +514,7 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
             if pool is None:
                 if len(self._pools) >= _MAX_TLS_POOLS:
                     return self._overflow
-                pool = self._pools[name] = httpx.HTTPTransport(verify=_ssl_context(self._verify))
+                pool = self._pools[name] = _http_transport(self._verify, keepalive=True)
             return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -842,6 +949,10 @@ class Fetcher:
         return state.check_deadline() if self._default_resolver else None
 
     def _fetch(self, state: _FetchState, *, check_robots: bool, truncate: bool = False) -> Page:
+        with _sync_deadline(state.deadline):
+            return self._fetch_hops(state, check_robots=check_robots, truncate=truncate)
+
+    def _fetch_hops(self, state: _FetchState, *, check_robots: bool, truncate: bool) -> Page:
         url: str = state.url
         while True:
             state.check_deadline()
@@ -895,6 +1006,8 @@ class Fetcher:
                 logger.info("retrying %s in %.2f s after %s", state.url, delay, exc)
                 hop.address_index = 0
             except httpx.HTTPError as exc:
+                if isinstance(exc, httpx.TimeoutException):
+                    state.check_deadline()  # cut by the total deadline: say so
                 raise map_httpx_error(exc, state.url) from exc
             else:
                 state.store_cookies(target, response)

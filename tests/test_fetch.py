@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -272,6 +273,50 @@ def test_stall_after_trickle_is_cut_at_the_deadline(server: PageServer) -> None:
     with pytest.raises(FetchTimeout):
         fetch(server.url("/stall?n=4&delay=0.45&stall=5"), allow_private=True, timeout=1.5)
     assert time.monotonic() - started < 2.2
+
+
+@pytest.fixture()
+def header_drip() -> Iterator[str]:
+    """A raw server that sends its status line and headers one piece at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                for piece in [b"H", b"TTP/1.1 ", b"200 OK\r\n"] + [b"X-Drip: 1\r\n"] * 100:
+                    conn.sendall(piece)
+                    if stop.wait(0.2):
+                        return
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_header_drip_is_cut_by_total_deadline(header_drip: str, mode: str) -> None:
+    # httpcore's timeouts apply per read: headers trickling in 0.2 s apart would
+    # hold a sync fetch for 20 s without the deadline-bound network streams.
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="total deadline"):
+        if mode == "sync":
+            fetch(header_drip, allow_private=True, timeout=1, retries=0)
+        else:
+            asyncio.run(afetch(header_drip, allow_private=True, timeout=1, retries=0))
+    assert time.monotonic() - started < 1.6
 
 
 def test_async_drip_is_cut_by_total_deadline(server: PageServer) -> None:
