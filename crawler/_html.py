@@ -18,11 +18,13 @@ one per page from general signals, never from rules about particular sites:
    structural candidate, trafilatura has probably kept a fragment of the page,
    and the structural candidate wins. How much shorter depends on the page
    type: never on an article (trafilatura's home ground), as soon as it is
-   shorter at all on a forum thread (the posts are the content), at half the
-   length on product pages (whose extra text is often reviews and upsell) and
-   at 70% elsewhere. Off articles it also wins when it holds nearly all of
-   trafilatura's words and at most twice as many: the same content plus what
-   trafilatura dropped (specification lists, the linked titles of a listing).
+   shorter at all on a forum thread (the posts are the content), below 30% on
+   product pages (whose extra text is mostly reviews and upsell) and below 70%
+   elsewhere. Off articles and product pages it also wins when it holds nearly
+   all of trafilatura's words and at most twice as many: the same content plus
+   what trafilatura dropped (specification lists, the linked titles of a listing).
+   Otherwise, off articles, link-free list items that trafilatura dropped
+   between two blocks it kept are put back in place.
 5. When both find nothing, the visible body text without scripts, navigation,
    header and footer is returned, so a page that holds text never comes back
    empty.
@@ -44,7 +46,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from ._html_dom import dom_blocks, render_blocks
+from ._html_dom import Block, dom_blocks, render_blocks
 from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
@@ -75,7 +77,7 @@ _WORD = re.compile(r"\w+")
 SWITCH_RATIO: dict[str, float] = {
     "article": 0.0,
     "forum": 1.0,
-    "product": 0.5,
+    "product": 0.3,
 }
 DEFAULT_SWITCH_RATIO = 0.7
 # Off articles, the structural candidate also wins when it holds nearly all of
@@ -146,6 +148,10 @@ def extract_html(
         candidate = _tidy(render_blocks(blocks, markdown))
         if candidate and (not text or _prefer_structure(text, candidate, hint, ratio)):
             text, extractor = candidate, "structure"
+        elif candidate and hint != "article":
+            merged = _fill_lists(text, blocks, markdown)
+            if merged:
+                text, extractor = merged, "trafilatura+structure"
     if not text:
         text = _fallback_text(tree)
         extractor = "fallback"
@@ -212,10 +218,37 @@ def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> boo
     n_ours, n_theirs = sum(ours.values()), sum(theirs.values())
     if n_theirs < ratio * n_ours:
         return True
-    if hint == "article" or not n_theirs:
+    if hint in ("article", "product") or not n_theirs:
         return False
     contained = sum((ours & theirs).values()) / n_theirs
     return contained >= SUPERSET_CONTAINMENT and n_ours <= SUPERSET_GROWTH * n_theirs
+
+
+def _fill_lists(text: str, blocks: list[Block], markdown: bool) -> str:
+    """trafilatura's blocks plus the plain list items it dropped between them.
+
+    trafilatura sometimes drops a short list (a product's specifications, the
+    steps of a how-to) that sits between paragraphs it kept. The structural
+    blocks that trafilatura kept are located by their words; link-free list
+    items lying between the first and the last of them are put back, in
+    document order. Returns "" when there is nothing to put back.
+    """
+    kept_words = set(_words(text))
+    kept: list[bool] = []
+    for block in blocks:
+        tokens = _WORD.findall(block.text.lower())
+        kept.append(bool(tokens) and sum(t in kept_words for t in tokens) >= 0.8 * len(tokens))
+    positions = [i for i, is_kept in enumerate(kept) if is_kept]
+    if not positions:
+        return ""
+    span = range(positions[0], positions[-1] + 1)
+    missing = {
+        i for i in span if not kept[i] and blocks[i].kind == "li" and not blocks[i].link_chars
+    }
+    if not missing:
+        return ""
+    chosen = [blocks[i] for i in span if kept[i] or i in missing]
+    return _tidy(render_blocks(chosen, markdown))
 
 
 def _tidy(text: str) -> str:

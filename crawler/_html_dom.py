@@ -22,6 +22,7 @@ to prefer it to trafilatura's output.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -51,6 +52,11 @@ _CONTENT_WORDS = frozenset(
     "answer question review item listing".split()
 )
 _SPLIT_CLASS = re.compile(r"[\s_\-:]+")
+# Utility classes of CSS frameworks that hide an element (Bootstrap, Tailwind, WordPress).
+_HIDDEN_CLASSES = frozenset(
+    "d-none hidden sr-only visually-hidden visuallyhidden screen-reader-text is-hidden "
+    "u-hidden hide".split()
+)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCK_TAGS = frozenset(
@@ -85,6 +91,9 @@ def _is_boilerplate(element: HtmlElement, small: bool) -> bool:
         return True
     style = element.get("style")
     if style and _HIDDEN_STYLE.search(style):
+        return True
+    classes = element.get("class")
+    if classes and not _HIDDEN_CLASSES.isdisjoint(classes.lower().split()):
         return True
     names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
     if not small or not names.strip():
@@ -187,7 +196,19 @@ def dom_blocks(tree: HtmlElement, url: str | None = None, *, share: float = 0.8,
         _prune_card_runs(root, stats, card_share)
     blocks: list[Block] = []
     _collect(root, url, blocks)
-    return blocks
+    return _drop_repeated_controls(blocks)
+
+
+def _drop_repeated_controls(blocks: list[Block]) -> list[Block]:
+    """Drop short linked blocks repeated three times or more ("Reply", "Share", "Quote").
+
+    Post and item text is unique; controls repeated on every post are not content.
+    """
+    counts = Counter(block.text for block in blocks)
+    return [
+        block for block in blocks
+        if not (block.link_chars and counts[block.text] >= 3 and len(block.text.split()) <= 4)
+    ]
 
 
 def _signature(element: HtmlElement) -> str:

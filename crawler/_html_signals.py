@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -51,9 +52,10 @@ _URL_CUES = (
 class PageSignals:
     """What the page says about itself."""
 
-    __slots__ = ("jsonld_types", "og_type", "url_cue", "microdata_types", "jsonld")
+    __slots__ = ("jsonld_types", "og_type", "url_cue", "microdata_types", "jsonld", "counts")
 
     def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
         self.jsonld_types: set[str] = set()
         self.microdata_types: set[str] = set()
         self.og_type: str = ""
@@ -104,15 +106,17 @@ def page_signals(tree: HtmlElement, url: str | None) -> PageSignals:
         except ValueError:
             continue
         signals.jsonld.append(data)
-        signals.jsonld_types.update(t.lower().rsplit("/", 1)[-1] for t in _walk_types(data))
+        found = [t.lower().rsplit("/", 1)[-1] for t in _walk_types(data)]
+        signals.counts.update(found)
+        signals.jsonld_types.update(found)
     for element in tree.iter():
         if not isinstance(element.tag, str):
             continue
         itemtype = element.get("itemtype")
         if itemtype:
-            signals.microdata_types.update(
-                t.rstrip("/").rsplit("/", 1)[-1].lower() for t in itemtype.split()
-            )
+            found = [t.rstrip("/").rsplit("/", 1)[-1].lower() for t in itemtype.split()]
+            signals.counts.update(found)
+            signals.microdata_types.update(found)
         elif element.tag == "meta" and element.get("property") == "og:type":
             signals.og_type = (element.get("content") or "").strip().lower()
     if url:

@@ -97,7 +97,10 @@ PRODUCT = page(
     "<p>A light trail shoe with a rock plate under the forefoot and a grippy lugged outsole "
     "for wet roots and loose gravel.</p>"
     "<ul><li>Weight: 280 g</li><li>Drop: 6 mm</li><li>Upper: recycled mesh</li></ul>"
-    "<p>The padded collar and gusseted tongue keep grit out on long descents.</p></div>"
+    "<p>The padded collar and gusseted tongue keep grit out on long descents.</p>"
+    "<p>The outsole rubber is soft enough to grip wet rock yet lasts around 600 kilometres, "
+    "and the midsole foam keeps its bounce in the cold.</p>"
+    "<p>Sizes run true; choose half a size up if you wear thick socks on winter runs.</p></div>"
     '<div class="recommendations"><h2>You may also like</h2>'
     + "".join(
         f'<div class="card"><a href="/p/{i}">Road Runner {i}</a><span>$7{i}.00</span></div>'
