@@ -292,6 +292,20 @@ def _entry_window(entry: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _check_base_url(base: str) -> httpx.URL:
+    """Parse the API root; a ``ValueError`` says what a valid one looks like."""
+    example = "for example http://localhost:11434/v1"
+    if not base.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must start with http:// or https://, got {base!r} ({example})")
+    try:
+        url = httpx.URL(base)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url {base!r} is not a valid URL ({exc}); {example}") from None
+    if not url.host:
+        raise ValueError(f"base_url {base!r} has no host name; {example}")
+    return url
+
+
 class OpenAIBackend:
     """Chat Completions over httpx, for OpenAI and OpenAI-compatible servers.
 
@@ -337,14 +351,9 @@ class OpenAIBackend:
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         base = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        if not base.startswith(("http://", "https://")):
-            raise ValueError(
-                f"base_url must start with http:// or https://, got {base!r} (for example "
-                "http://localhost:11434/v1)"
-            )
+        self._is_openai = _check_base_url(base).host == "api.openai.com"
         self.base_url = base.rstrip("/")
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self._is_openai = httpx.URL(self.base_url).host == "api.openai.com"
         if not key and self._is_openai:
             raise MissingCredentials("No API key: pass --api-key or set OPENAI_API_KEY")
         if context_window is not None and (

@@ -268,6 +268,8 @@ def _make_backend(args: argparse.Namespace) -> Any:
             given = ", ".join(flags[k] for k in sorted(options))
             raise _UsageError(f"backend {name!r} does not accept {given}") from exc
         raise
+    except ValueError as exc:  # a bad option value, e.g. --base-url or OPENAI_BASE_URL
+        raise _UsageError(str(exc)) from exc
 
 
 class _ProgressBar:

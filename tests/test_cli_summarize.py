@@ -115,8 +115,22 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys, setup, message)
         (["--model", "gpt-4o"], "No API key: pass --api-key or set OPENAI_API_KEY"),
         (["--context-window", "100", "--backend", "fake"], "too small"),
         (["--max-retries", "-1", "--model", "m", "--base-url", "http://x.test/v1"], ">= 0"),
+        (["--base-url", "localhost:8000/v1"], "must start with http:// or https://"),
+        (["--base-url", "http://[::1/v1"], "not a valid URL"),
+        (["--base-url", "http://", "--model", "m"], "no host name"),
     ],
-    ids=["concurrency", "target", "unknown-backend", "option", "no-key", "window", "retries"],
+    ids=[
+        "concurrency",
+        "target",
+        "unknown-backend",
+        "option",
+        "no-key",
+        "window",
+        "retries",
+        "base-url-scheme",
+        "base-url-invalid",
+        "base-url-no-host",
+    ],
 )
 def test_usage_errors_exit_2(doc: Path, capsys, args, message) -> None:
     assert cli.main([str(doc), *args]) == 2

@@ -349,6 +349,20 @@ def test_base_url_from_environment_and_validation(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
+    ("base_url", "message"),
+    [
+        ("http://", "no host name"),
+        ("https://:99/v1", "no host name"),
+        ("http://[::1/v1", "not a valid URL"),
+    ],
+    ids=["empty", "no-host", "bad-ipv6"],
+)
+def test_malformed_base_url_is_a_value_error(base_url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        OpenAIBackend("m", base_url=base_url)
+
+
+@pytest.mark.parametrize(
     ("model", "window"),
     [
         ("gpt-4o", 128_000),
