@@ -461,7 +461,11 @@ class Summarizer:
                 context_window=window,
             )
             return SummaryResult(summary=text, stats=stats)
-        result = await replace(self, target_tokens=max_tokens).arun(text)
+        # A max_tokens beyond what the window can produce in one request still fits: the
+        # summary is then as long as the window allows.
+        window = await asyncio.to_thread(self._window)
+        target = max(1, min(max_tokens, self._max_target(window)))
+        result = await replace(self, target_tokens=target).arun(text)
         summary = result.summary
         if self._tok.count(summary) > max_tokens:  # cannot happen: outputs are cut at caps
             summary = self._tok.truncate(summary, max_tokens)
@@ -522,6 +526,14 @@ class Summarizer:
                 f"{max(map_base, combine_base)} tokens, leaving no room for text and summary; "
                 + hint
             )
+        if self.target_tokens >= window:
+            # Below the window the final cap shrinks to the room left (target is a cap).
+            raise ContextWindowTooSmall(
+                f"target_tokens={self.target_tokens} does not fit a {window}-token context "
+                f"window together with the prompts and some text; use target_tokens <= "
+                f"{max(1, self._max_target(window))} (--target-tokens), or a model with a "
+                "larger window"
+            )
         chunk_budget = prompt_space(part_cap) - map_base - _ITEM_SLACK
         group_budget = prompt_space(part_cap) - combine_base
         geometry = _Geometry(
@@ -539,6 +551,16 @@ class Summarizer:
                 f"{_MIN_CHUNK_TOKENS} tokens and summaries of {part_cap} tokens; " + hint
             )
         return geometry
+
+    def _max_target(self, window: int) -> int:
+        """Largest output cap a request with the prompts and a minimal text leaves room for."""
+        big = _NUMBER_PLACEHOLDER
+        base = max(
+            self._raw(self._render(step, "", window, big, big)) for step in ("map", "combine")
+        )
+        return window - math.ceil(
+            (base + _ITEM_SLACK + _MIN_CHUNK_TOKENS) * (1 + self.safety_margin)
+        )
 
     def _single_call(self, text: str, geometry: _Geometry) -> bool:
         return geometry.fits(self._raw(self._render("map", text, geometry.target)), geometry.target)

@@ -118,6 +118,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys, setup, message)
         (["--base-url", "localhost:8000/v1"], "must start with http:// or https://"),
         (["--base-url", "http://[::1/v1"], "not a valid URL"),
         (["--base-url", "http://", "--model", "m"], "no host name"),
+        (["--backend", "fake", "--target-tokens", "9000"], "use target_tokens <="),
     ],
     ids=[
         "concurrency",
@@ -130,6 +131,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys, setup, message)
         "base-url-scheme",
         "base-url-invalid",
         "base-url-no-host",
+        "target-over-window",
     ],
 )
 def test_usage_errors_exit_2(doc: Path, capsys, args, message) -> None:

@@ -233,6 +233,17 @@ def test_context_window_too_small_is_a_clear_error() -> None:
         Summarizer(backend=FakeBackend(context_window=150)).run("Some text. " * 100)
 
 
+@pytest.mark.parametrize("target", [1000, 5000], ids=["equal-window", "above-window"])
+def test_target_tokens_beyond_the_window_is_a_clear_error(target: int) -> None:
+    backend = FakeBackend(echo_model, context_window=1000)
+    summarizer = Summarizer(backend=backend, target_tokens=target)
+    with pytest.raises(ContextWindowTooSmall, match=r"target_tokens=\d+ does not fit .* <= \d+"):
+        summarizer.estimate("Some text. " * 10)
+    with pytest.raises(ContextWindowTooSmall, match="target_tokens"):
+        summarizer.run("Some text. " * 10)
+    assert backend.calls == []
+
+
 # -- fit and estimate ---------------------------------------------------------------------------
 
 
@@ -249,6 +260,15 @@ def test_fit_summarizes_until_it_fits() -> None:
     fitted = Summarizer(backend=backend).fit(text, 300)
     assert 0 < TOK.count(fitted) <= 300
     assert backend.calls[-1].max_tokens <= 300
+
+
+def test_fit_to_more_tokens_than_the_window_still_summarizes() -> None:
+    backend = FakeBackend(echo_model, context_window=1000)
+    text = sectioned_text(50)
+    assert TOK.count(text) > 5000
+    fitted = Summarizer(backend=backend).fit(text, 5000)
+    assert 0 < TOK.count(fitted) < 1000
+    assert_every_request_fits(backend, 1000)
 
 
 def test_estimate_makes_no_call_and_bounds_the_run() -> None:
