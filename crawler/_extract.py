@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from html.parser import HTMLParser
 from typing import Literal
 
 from ._charset import decode_body
@@ -298,18 +299,83 @@ def _html_document(
     from ._html import extract_html
 
     try:
-        return extract_html(
+        document = extract_html(
             text,
             url=url,
             output_format=output_format,  # type: ignore[arg-type]
             include_comments=include_comments,
             include_tables=include_tables,
         )
+        if _INVISIBLE.sub("", document.text).strip():
+            return document
+        # Only zero-width characters or a stray BOM: that is no text.
+        raise ExtractionError("The page holds no text to extract.", url=url)
     except RecursionError as exc:
         # Pathological nesting can exhaust the stack in the parser or extractor.
-        raise ExtractionError(
-            "The HTML page is nested too deeply to extract.", url=url
-        ) from exc
+        failure = ExtractionError("The HTML page is nested too deeply to extract.", url=url)
+        cause: BaseException = exc
+    except ExtractionError as exc:
+        failure, cause = exc, exc
+    # lxml gives up on very deep nesting (256 levels) and the extractors can find
+    # nothing where a page still holds text: never return such a page empty.
+    fallback = _visible_text(text)
+    if not fallback:
+        raise failure from cause
+    logger.info("no main content found in %s; using all its visible text", url or "the page")
+    return Document(
+        text=fallback,
+        url=url,
+        content_type="text/html",
+        format="text",
+        extractor="visible-text",
+    )
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show (no script, style, template...)."""
+
+    _HIDDEN = frozenset({"script", "style", "template", "noscript", "title", "svg"})
+    _BLOCK = frozenset(
+        "address article aside blockquote br dd div dl dt figcaption footer form h1 h2 h3 "
+        "h4 h5 h6 header hr li main nav ol p pre section table td th tr ul".split()
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden = max(self._hidden - 1, 0)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+_INVISIBLE = re.compile("[\ufeff\u200b-\u200d\u2060\u00ad]")
+
+
+def _visible_text(html: str) -> str:
+    """All visible text of an HTML page, one block per line; ``""`` if none."""
+    parser = _VisibleText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # html.parser on hopeless markup
+        pass
+    text = _INVISIBLE.sub("", "".join(parser.parts))
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _classify(content: str | bytes, declared: str, url: str | None) -> tuple[Kind, str]:
