@@ -914,8 +914,10 @@ class _Run:
             self.truncated += 1
         if not text:
             self.empty += 1
-            logger.info(
-                "level %d request %d/%d (characters %d-%d) returned an empty summary",
+            # Not fatal (the others may still make a summary), but that span is then missing.
+            logger.warning(
+                "level %d request %d/%d (characters %d-%d of the input) returned an empty "
+                "summary: that part is missing from the result",
                 level,
                 job.index + 1,
                 total,

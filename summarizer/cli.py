@@ -357,6 +357,8 @@ def _run(args: argparse.Namespace) -> int:
                 f"level(s), {stats.input_tokens} input tokens -> {stats.completion_tokens} "
                 f"completion tokens, {stats.elapsed:.2f}s"
             )
+            if stats.empty_outputs:
+                note += f"; {stats.empty_outputs} call(s) returned an empty summary"
         print(f"{PROG}: {note}", file=sys.stderr)
     return 0
 
@@ -368,6 +370,19 @@ _USAGE_ERRORS = (
     ContextWindowTooSmall,
     MissingCredentials,
 )
+
+
+class _WarningHandler(logging.Handler):
+    """Shows the package's warnings on the current stderr, one line each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"{PROG}: warning: {record.getMessage()}", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def _fail(message: str) -> None:
@@ -383,6 +398,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(name)s: %(message)s")
+    # Warnings of our own (an empty partial summary) are shown; third-party ones are not.
+    warnings: logging.Handler | None = None
+    if not args.verbose:  # with --quiet, a NullHandler keeps logging's last resort silent
+        warnings = logging.NullHandler() if args.quiet else _WarningHandler()
+    own = logging.getLogger("summarizer")
+    if warnings is not None:
+        own.addHandler(warnings)
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -413,3 +435,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --traceback for details)")
         return 1
+    finally:
+        if warnings is not None:
+            own.removeHandler(warnings)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import markers, sectioned_text
+from openai_server import compress
 
 import summarizer
 from summarizer import ProgressEvent, cli
@@ -252,6 +253,26 @@ def test_end_to_end_against_local_server(openai_server, tmp_path: Path) -> None:
     assert data["stats"]["prompt_tokens"] == sum(r.prompt_tokens for r in chat)  # server usage
     assert data["stats"]["model"] == "local-llm"
     assert f"summary by openai:local-llm at {server.base_url}" in proc.stderr.decode()
+
+
+def test_empty_partial_summary_is_reported_on_stderr(
+    openai_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reply(text: str) -> str:  # the model says nothing about the part holding MK005
+        return "" if "MK005" in text else compress(text, r"\bMK\d{3}\b")
+
+    server = openai_server(context_window=1024, reply=reply)
+    path = tmp_path / "long.md"
+    path.write_text(sectioned_text(30), encoding="utf-8")
+    args = [str(path), "--base-url", server.base_url, "--model", server.model]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert "MK005" not in out and "MK029" in out  # the rest is summarized
+    assert re.search(r"warning: level 1 request \d+/\d+ \(characters \d+-\d+ of the input\) "
+                     r"returned an empty summary", err)  # fmt: skip
+    assert "; 1 call(s) returned an empty summary" in err
+    assert cli.main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_end_to_end_estimate_makes_no_call(openai_server, doc: Path) -> None:
