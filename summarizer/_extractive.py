@@ -55,6 +55,7 @@ DEFAULT_MAX_RATIO = 0.5
 _COST_EXPONENT = 0.7  # gain / tokens**0.7: favours informative sentences over fragments
 _REDUNDANCY_DECAY = 0.3  # a covered term keeps 30% of its weight for the next sentence
 _HEADING_TERM_BOOST = 2  # heading words count double as topic evidence
+_REQUEUES_PER_SENTENCE = 16  # bounds lazy greedy's re-evaluations (see _select)
 
 # -- text cleaning ---------------------------------------------------------------------------
 
@@ -330,13 +331,21 @@ def _select(
     costs: Sequence[int],
     budget: int,
 ) -> list[_Sentence]:
-    """Lazy greedy selection by marginal gain per token within ``budget`` tokens."""
+    """Lazy greedy selection by marginal gain per token within ``budget`` tokens.
+
+    When every sentence shares terms with every other (a small vocabulary), each pick makes
+    all scores stale and lazy evaluation degrades to ``O(n * picks)``; re-queuing stale
+    entries is therefore limited to :data:`_REQUEUES_PER_SENTENCE` per sentence, after which
+    a popped sentence is taken at its fresh score, keeping the whole selection near
+    ``O(n log n)``.
+    """
     covered: Counter[str] = Counter()
     by_index = {s.index: s for s in sentences}
     heap = [(-_ratio(s, weights, costs, covered), s.index) for s in sentences]
     heapq.heapify(heap)
     chosen: list[_Sentence] = []
     remaining = budget
+    requeues = _REQUEUES_PER_SENTENCE * len(sentences)
     while heap and remaining > 0:
         _, index = heapq.heappop(heap)
         sentence = by_index[index]
@@ -345,7 +354,8 @@ def _select(
         current = _ratio(sentence, weights, costs, covered)
         if current <= 0:
             continue
-        if heap and current < -heap[0][0]:
+        if requeues > 0 and heap and current < -heap[0][0]:
+            requeues -= 1
             heapq.heappush(heap, (-current, index))  # stale score: look again later
             continue
         chosen.append(sentence)

@@ -256,3 +256,30 @@ def test_fast_on_100k_tokens() -> None:
 def test_never_over_cap(text: str, cap: int) -> None:
     summary = summarize_extractive(text, cap, max_ratio=None)
     assert TOK.count(summary) <= cap
+
+
+def test_selection_stays_near_linear_when_every_sentence_shares_terms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A six-word vocabulary: every pick makes every other score stale, which once made the
+    # lazy greedy selection re-score all sentences per pick (quadratic for long summaries).
+    import summarizer._extractive as extractive
+
+    rng = random.Random(7)
+    words = "alpha beta gamma delta epsilon zeta".split()
+    text = " ".join(
+        " ".join(rng.choice(words) for _ in range(10)).capitalize() + "." for _ in range(400)
+    )
+    sentences = len(extractive.extract_sentences(text))
+    scored = 0
+    real_ratio = extractive._ratio
+
+    def counting_ratio(*args: object, **kwargs: object) -> float:
+        nonlocal scored
+        scored += 1
+        return real_ratio(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extractive, "_ratio", counting_ratio)
+    summary = extractive.summarize_extractive(text, 100_000, max_ratio=None)
+    assert len(extractive.extract_sentences(summary)) > sentences // 2
+    assert scored <= 20 * sentences, (scored, sentences)
