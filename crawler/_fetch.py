@@ -48,6 +48,7 @@ import httpx
 from ._charset import decode_body, is_textual
 from ._guard import Guard, Resolver, Target
 from ._models import Page
+from ._robots import MAX_CRAWL_DELAY, RobotsCache, RobotsRules
 from ._useragents import UserAgent, resolve_user_agent
 from .errors import (
     ConnectError,
@@ -118,7 +119,8 @@ class FetchConfig:
         max_retry_after: longest ``Retry-After`` the fetcher waits for.
         allow_private: allow internal addresses (loopback, private, metadata...).
         allowed_hosts: host names or CIDRs exempt from the address check.
-        respect_robots: check robots.txt before each hop.
+        respect_robots: check robots.txt before each hop, and keep its Crawl-delay
+            (or Request-rate) between requests of this fetcher to one origin.
         verify: verify TLS certificates: ``True`` (certifi CAs), a CA bundle
             file or directory path, or an ``ssl.SSLContext``; ``False`` only for tests.
     """
@@ -817,9 +819,10 @@ class Fetcher:
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
-        from ._robots import RobotsCache
-
         self.robots = RobotsCache(self)
+        # When each origin may next be requested (robots.txt Crawl-delay).
+        self._next_start: dict[str, float] = {}
+        self._delay_lock = threading.Lock()
 
     # -- clients ----------------------------------------------------------------------
 
@@ -942,6 +945,26 @@ class Fetcher:
         state = self._state(url, user_agent, headers)
         return await self._afetch(state, check_robots=self.config.respect_robots)
 
+    def _crawl_delay_wait(self, rules: RobotsRules, target: Target, state: _FetchState) -> float:
+        """Seconds to wait so requests to this origin keep robots.txt's Crawl-delay apart."""
+        delay = rules.crawl_delay(state.ua.user_agent)
+        if not delay or delay <= 0:
+            return 0.0
+        delay = min(delay, MAX_CRAWL_DELAY)
+        origin = rules.origin
+        with self._delay_lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(origin, now))
+            if start >= state.deadline:
+                raise FetchTimeout(
+                    f"robots.txt of {origin} asks for {delay:g} s between requests "
+                    f"(Crawl-delay) and the next one may start in {start - now:.1f} s, after "
+                    "the fetch deadline; pass a larger timeout= (--timeout) to wait",
+                    url=state.url,
+                )
+            self._next_start[origin] = start + delay
+        return start - now
+
     # -- sync implementation ----------------------------------------------------------
 
     def _resolve_timeout(self, state: _FetchState) -> float | None:
@@ -958,7 +981,9 @@ class Fetcher:
             state.check_deadline()
             target = self.guard.check(url, timeout=self._resolve_timeout(state))
             if check_robots:
-                self.robots.check(target.url, state)
+                wait = self._crawl_delay_wait(self.robots.check(target.url, state), target, state)
+                if wait > 0:
+                    time.sleep(wait)
             state.visit(target)
             response = self._send(state, target)
             try:
@@ -1044,7 +1069,10 @@ class Fetcher:
             state.check_deadline()
             target = await self.guard.acheck(url)
             if check_robots:
-                await self.robots.acheck(target.url, state)
+                rules = await self.robots.acheck(target.url, state)
+                wait = self._crawl_delay_wait(rules, target, state)
+                if wait > 0:
+                    await anyio.sleep(wait)
             state.visit(target)
             response = await self._asend(state, target)
             try:

@@ -39,7 +39,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._fetch import Fetcher, _FetchState
 
-__all__ = ["ROBOTS_MAX_BYTES", "ROBOTS_TTL", "RobotsCache", "RobotsRules"]
+__all__ = ["MAX_CRAWL_DELAY", "ROBOTS_MAX_BYTES", "ROBOTS_TTL", "RobotsCache", "RobotsRules"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ ROBOTS_TTL = 24 * 3600.0
 """Seconds a fetched (or missing) robots.txt stays cached."""
 ROBOTS_FAILURE_TTL = 60.0
 """Seconds an unreachable robots.txt (disallow all) stays cached."""
+MAX_CRAWL_DELAY = 60.0
+"""A robots.txt Crawl-delay above this many seconds is capped."""
 _MAX_ORIGINS = 1024
 
 
@@ -250,13 +252,17 @@ class RobotsCache:
             url=state.url,
         )
 
-    def check(self, url: httpx.URL, state: _FetchState) -> None:
-        """Raise :class:`DisallowedByRobots` unless robots.txt allows ``url``."""
-        self._raise_if_disallowed(self.rules(url, state=state), url, state)
+    def check(self, url: httpx.URL, state: _FetchState) -> RobotsRules:
+        """Raise :class:`DisallowedByRobots` unless robots.txt allows ``url``; return the rules."""
+        rules = self.rules(url, state=state)
+        self._raise_if_disallowed(rules, url, state)
+        return rules
 
-    async def acheck(self, url: httpx.URL, state: _FetchState) -> None:
+    async def acheck(self, url: httpx.URL, state: _FetchState) -> RobotsRules:
         """Async :meth:`check`."""
-        self._raise_if_disallowed(await self.arules(url, state=state), url, state)
+        rules = await self.arules(url, state=state)
+        self._raise_if_disallowed(rules, url, state)
+        return rules
 
     def _agent(self, user_agent: str | UserAgent | None) -> str:
         chosen = user_agent if user_agent is not None else self._fetcher.config.user_agent

@@ -614,9 +614,53 @@ def test_robots_ignored_by_default(server: PageServer, fetcher: Fetcher) -> None
 def test_robots_fetched_once_per_host(server: PageServer) -> None:
     before = server.count("/robots.txt")
     with Fetcher(**LOCAL, respect_robots=True) as f:
-        for _ in range(3):
+        for _ in range(2):  # Crawl-delay: 1 spaces them a second apart
             f.fetch(server.url("/article.html"))
     assert server.count("/robots.txt") - before == 1
+
+
+def _rate_limited_site(starts: list[float]) -> httpx.MockTransport:
+    """robots.txt asking for 0.25 s between requests (Request-rate: 4/1)."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/robots.txt":
+            return httpx.Response(200, text="User-agent: *\nRequest-rate: 4/1\n")
+        starts.append(time.monotonic())
+        return httpx.Response(200, text="page")
+
+    return httpx.MockTransport(reply)
+
+
+def test_robots_crawl_delay_spaces_single_fetches() -> None:
+    starts: list[float] = []
+    options: dict[str, Any] = {"allow_private": True, "respect_robots": True}
+    with Fetcher(transport=_rate_limited_site(starts), **options) as f:
+        for path in ("/a", "/b", "/c"):
+            f.fetch("http://127.0.0.1" + path)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) == 2 and min(gaps) >= 0.24
+    # Without respect_robots, no spacing.
+    starts.clear()
+    with Fetcher(transport=_rate_limited_site(starts), allow_private=True) as f:
+        for path in ("/a", "/b"):
+            f.fetch("http://127.0.0.1" + path)
+    assert starts[1] - starts[0] < 0.2
+
+
+def test_robots_crawl_delay_async_and_within_the_deadline() -> None:
+    starts: list[float] = []
+    transport = _rate_limited_site(starts)
+
+    async def go() -> None:
+        async with Fetcher(transport=transport, allow_private=True, respect_robots=True) as f:
+            await asyncio.gather(f.afetch("http://127.0.0.1/a"), f.afetch("http://127.0.0.1/b"))
+
+    asyncio.run(go())
+    assert abs(starts[1] - starts[0]) >= 0.24
+    with Fetcher(transport=transport, allow_private=True, respect_robots=True, timeout=0.1) as f:
+        f.fetch("http://127.0.0.1/a")
+        with pytest.raises(FetchTimeout, match="Crawl-delay"):
+            f.fetch("http://127.0.0.1/b")
 
 
 def test_robots_checked_on_redirect_hops(server: PageServer) -> None:
