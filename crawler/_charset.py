@@ -164,12 +164,46 @@ def _looks_western(sample: bytes) -> bool:
     return high < 0.3 * (ascii_letters + high)
 
 
+# The encodings of the WHATWG Encoding Standard (what browsers decode), as Python
+# codec names. Detection may only answer one of these: on short samples
+# charset-normalizer also proposes code pages no web page uses (cp1006, cp864,
+# johab...), which turn a few accented letters into another script. UTF-16 is
+# left out: without a BOM browsers never read a page as UTF-16.
+_WEB_ENCODINGS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8 cp866 iso8859_2 iso8859_3 iso8859_4 iso8859_5 iso8859_6 iso8859_7 iso8859_8 "
+        "iso8859_10 iso8859_13 iso8859_14 iso8859_15 iso8859_16 koi8_r koi8_u mac_roman "
+        "mac_cyrillic cp874 cp1250 cp1251 cp1252 cp1253 cp1254 cp1255 cp1256 cp1257 cp1258 "
+        "gb18030 big5hkscs euc_jp iso2022_jp cp932 cp949"
+    ).split()
+)
+# Detected variants whose web counterpart decodes the same text.
+_WEB_EQUIVALENT = {
+    codecs.lookup(name).name: target
+    for name, target in (
+        ("shift_jis_2004", "cp932"),
+        ("shift_jisx0213", "cp932"),
+        ("euc_jis_2004", "euc_jp"),
+        ("euc_jisx0213", "euc_jp"),
+    )
+}
+
+
+def _web_encoding(name: str | None) -> str | None:
+    found = normalize_encoding(name)
+    if found is None:
+        return None
+    found = _WEB_EQUIVALENT.get(found, found)
+    return found if found in _WEB_ENCODINGS else None
+
+
 def _detect(content: bytes) -> str | None:
     from charset_normalizer import from_bytes
 
     sample = content[:_DETECT_BYTES]
-    best = from_bytes(sample).best()
-    found = normalize_encoding(best.encoding) if best is not None else None
+    candidates = (_web_encoding(match.encoding) for match in from_bytes(sample))
+    found = next((name for name in candidates if name is not None), None)
     single_byte = found is None or codecs.lookup(found).name not in _MULTIBYTE
     # Statistical detection is weak on short Western text (it guesses Baltic or
     # Central European code pages); windows-1252 is by far the likelier answer.

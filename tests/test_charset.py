@@ -79,6 +79,23 @@ def test_detection_without_any_declaration(enc: str) -> None:
     assert text == html
 
 
+@pytest.mark.parametrize(
+    ("text", "enc"),
+    [("Grüße", "latin-1"), ("Zażółć gęślą jaźń", "cp1250"), ("Ελληνικά κείμενα εδώ", "cp1253")],
+)
+def test_detection_of_short_text_answers_a_web_encoding(text: str, enc: str) -> None:
+    # charset-normalizer's first guess for "Grüße" is cp1006 (Urdu): "Grﮰﻑe".
+    decoded, encoding = decode_body(text.encode(enc), "text/plain")
+    assert decoded == text
+    assert encoding in {"cp1252", "cp1250", "cp1253"}
+
+
+def test_no_utf16_guess_without_a_bom() -> None:
+    decoded, encoding = decode_body(b"abc\xff", "text/plain")
+    assert not encoding.startswith("utf-16")
+    assert decoded.startswith("abc")
+
+
 def test_xml_declaration() -> None:
     xml = '<?xml version="1.0" encoding="windows-1251"?><rss><title>Привет мир</title></rss>'
     text, encoding = decode_body(xml.encode("cp1251"), "application/rss+xml")
