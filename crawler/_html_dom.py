@@ -6,14 +6,19 @@ the page as a sequence of text blocks and keeps the region that carries the
 page's own text:
 
 1. Boilerplate is removed by structure, not by site: ``nav``, ``header``,
-   ``footer``, ``aside``, forms' controls, hidden elements, ARIA landmarks for
-   navigation, and elements whose class or id names a boilerplate role (menu,
-   breadcrumb, cookie, newsletter, share, related, sidebar...).
+   ``footer``, ``aside``, forms' controls, hidden elements (``hidden``,
+   ``display:none``, utility classes such as ``d-none`` or ``sr-only``), ARIA
+   landmarks for navigation, and elements whose class or id names a
+   boilerplate role (menu, breadcrumb, cookie, newsletter, share, related,
+   sidebar...) as long as they hold a small share of the page's text.
 2. The main container is found by descending from ``<main>``/``<body>`` while
    one child holds nearly all of the remaining non-link text.
-3. Inside it, blocks that are almost only links and carry few words (menus,
-   tag clouds, pagination) are dropped, unless they are part of a run of
-   repeated sibling items (a listing) whose items carry their own text.
+3. Inside it, runs of three or more sibling "cards" with the same tag and
+   class, each built around a link, are dropped when together they hold a
+   minority of the text (recommendations, carousels, related links); when they
+   hold most of it the page is a listing and they stay.
+4. Short linked controls repeated on every post ("Reply", "Share") and
+   sentences repeated verbatim (quotes of earlier posts, signatures) go.
 
 The result is rendered as markdown or text. :mod:`crawler._html` decides when
 to prefer it to trafilatura's output.
@@ -200,15 +205,25 @@ def dom_blocks(tree: HtmlElement, url: str | None = None, *, share: float = 0.8,
 
 
 def _drop_repeated_controls(blocks: list[Block]) -> list[Block]:
-    """Drop short linked blocks repeated three times or more ("Reply", "Share", "Quote").
+    """Drop repeated controls ("Reply", "Share") and repeated sentences.
 
-    Post and item text is unique; controls repeated on every post are not content.
+    Post and item text is unique; short linked controls repeated on every post
+    are not content, and a long block seen before is a quote or a signature.
     """
     counts = Counter(block.text for block in blocks)
-    return [
-        block for block in blocks
-        if not (block.link_chars and counts[block.text] >= 3 and len(block.text.split()) <= 4)
-    ]
+    seen: set[str] = set()
+    kept: list[Block] = []
+    for block in blocks:
+        words = len(block.text.split())
+        if block.link_chars and counts[block.text] >= 3 and words <= 4:
+            continue
+        # A sentence seen before is a quote of an earlier post or a signature.
+        if words >= 6:
+            if block.text in seen:
+                continue
+            seen.add(block.text)
+        kept.append(block)
+    return kept
 
 
 def _signature(element: HtmlElement) -> str:

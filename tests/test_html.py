@@ -59,7 +59,9 @@ FORUM = page(
     '<div class="thread"><h1>Sourdough starter smells like acetone</h1>'
     + "".join(
         f'<div class="post"><div class="post-author"><a href="/u/{name}">{name}</a></div>'
-        f'<div class="post-body"><p>{text}</p></div></div>'
+        f'<div class="post-body"><p>{text}</p></div>'
+        '<div class="signature"><p>Baking since 1998, mostly rye and spelt loaves.</p></div>'
+        '<div class="controls"><a href="#reply">Reply</a> <a href="#quote">Quote</a></div></div>'
         for name, text in [
             ("breadfan", "My starter has smelled like nail polish remover for three days. "
              "I feed it once a day with rye flour. Is it dead?"),
@@ -83,8 +85,9 @@ def test_forum_thread_keeps_every_reply() -> None:
     for reply in ("nail polish remover", "It is hungry, not dead", "one part starter to five",
                   "Feeding twice a day fixed it"):
         assert reply in doc.text
-    for boilerplate in ("All rights reserved", "We use cookies", "Other topic number 3"):
+    for boilerplate in ("All rights reserved", "We use cookies", "Other topic number 3", "Quote"):
         assert boilerplate not in doc.text
+    assert doc.text.count("Baking since 1998") <= 1
 
 
 PRODUCT = page(
@@ -278,3 +281,30 @@ def test_bad_arguments() -> None:
         extract_html(ARTICLE, output_format="html")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="str or bytes"):
         extract_html(123)  # type: ignore[arg-type]
+
+
+def test_tables_can_be_left_out() -> None:
+    html = page(
+        "<article><h1>Tide times</h1>"
+        + "<p>High and low water at the harbour mouth for the coming week, in local time, "
+        "measured at the old pier gauge.</p>" * 3
+        + "<table><tr><th>Day</th><th>High water</th></tr>"
+        + "".join(f"<tr><td>Day {i}</td><td>0{i}:15 tideline</td></tr>" for i in range(1, 6))
+        + "</table></article>"
+    )
+    assert "tideline" in extract_html(html).text
+    assert "tideline" not in extract_html(html, include_tables=False).text
+
+
+def test_noscript_content_of_a_javascript_app_is_read() -> None:
+    posts = "".join(
+        f"<div class='post'><p>Reply number {i} explains how to reset the router, step by "
+        f"step, with the admin page and the factory button.</p></div>"
+        for i in range(5)
+    )
+    html = (
+        "<html><body><div id='app'></div><noscript><div class='crawler-view'>"
+        f"<h1>Router keeps dropping Wi-Fi</h1>{posts}</div></noscript></body></html>"
+    )
+    doc = extract_html(html, url="https://community.example/t/router/9")
+    assert "Reply number 4" in doc.text
