@@ -308,3 +308,19 @@ def test_noscript_content_of_a_javascript_app_is_read() -> None:
     )
     doc = extract_html(html, url="https://community.example/t/router/9")
     assert "Reply number 4" in doc.text
+
+
+def test_javascript_app_placeholder_falls_back_to_the_description() -> None:
+    description = (
+        "Hello all, my sourdough starter smells of acetone after three days of rye feeds "
+        "and I wonder whether it is dead or just hungry."
+    )
+    html = (
+        f'<html lang="en"><head><title>Starter smells of acetone - Bakers</title>'
+        f'<meta name="description" content="{description}"></head>'
+        '<body><div id="app"><p>Please enable JavaScript.</p></div></body></html>'
+    )
+    doc = extract_html(html, url="https://bakers.example/t/acetone/1")
+    assert doc.text == description
+    assert doc.extractor == "description"
+    assert doc.title is not None and doc.title.startswith("Starter smells of acetone")
