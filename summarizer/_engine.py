@@ -167,7 +167,9 @@ class Plan:
             f"context window:  {self.context_window}",
             f"target tokens:   {self.target_tokens}",
         ]
-        if self.single_call:
+        if self.calls == 0:
+            lines.append("plan:            no call")
+        elif self.single_call:
             lines.append("plan:            1 call (the text fits one request)")
         else:
             lines += [
@@ -471,15 +473,42 @@ class Summarizer:
             summary = self._tok.truncate(summary, max_tokens)
         return replace(result, summary=summary)
 
-    def estimate(self, text: str) -> Plan:
+    def estimate(self, text: str, *, max_tokens: int | None = None) -> Plan:
         """Plan the run for ``text`` without calling the model.
 
         The backend may be asked for its context window (an HTTP ``GET /models`` for an
         OpenAI-compatible server without a known window) but no completion is requested.
+
+        Args:
+            text: the text to summarize.
+            max_tokens: plan :meth:`fit` instead of :meth:`run`: no call when ``text`` has at
+                most that many tokens.
         """
         _check_text(text)
-        geometry = self._geometry(self._window())
-        return self._plan(text, geometry)[0]
+        window = self._window()
+        config = self
+        if max_tokens is not None:
+            if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+                raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+            tokens = self._tok.count(text)
+            if tokens <= max_tokens:
+                return Plan(
+                    input_tokens=tokens,
+                    context_window=window,
+                    target_tokens=max_tokens,
+                    single_call=False,
+                    chunks=0,
+                    chunk_tokens=0,
+                    levels=0,
+                    calls=0,
+                    max_calls=0,
+                    part_max_tokens=0,
+                    max_levels=self.max_levels,
+                    backend=self._backend.name,
+                    note=f"the text has at most {max_tokens} tokens: returned unchanged",
+                )
+            config = replace(self, target_tokens=max(1, min(max_tokens, self._max_target(window))))
+        return config._plan(text, config._geometry(window))[0]
 
     # -- planning -----------------------------------------------------------------------
 

@@ -326,7 +326,7 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError(str(exc)) from exc
 
     if args.estimate:
-        plan = summarizer.estimate(text)
+        plan = summarizer.estimate(text, max_tokens=args.max_tokens)
         if args.json:
             print(json.dumps({"plan": plan.to_dict()}, ensure_ascii=False))
         else:

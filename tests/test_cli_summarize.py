@@ -182,6 +182,15 @@ def test_fit_mode_prints_input_unchanged_when_it_fits(doc: Path, capsys) -> None
     assert "unchanged" in err
 
 
+def test_estimate_in_fit_mode_plans_the_fit(doc: Path, capsys) -> None:
+    args = [str(doc), "--estimate", "--backend", "fake"]
+    assert cli.main([*args, "--max-tokens", "100000"]) == 0
+    assert "plan:            no call" in capsys.readouterr().out
+    assert cli.main([*args, "--max-tokens", "50", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert plan["target_tokens"] == 50 and plan["calls"] >= 1
+
+
 def test_ctrl_c_exits_130_cleanly(doc: Path, monkeypatch, capsys) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

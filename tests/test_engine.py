@@ -288,6 +288,24 @@ def test_estimate_makes_no_call_and_bounds_the_run() -> None:
     assert result.stats.levels <= plan.levels
 
 
+def test_estimate_of_fit_mode() -> None:
+    backend = FakeBackend(echo_model, context_window=1000)
+    summarizer = Summarizer(backend=backend)
+    short = summarizer.estimate("A short note.", max_tokens=50)
+    assert short.calls == 0 and short.levels == 0 and "unchanged" in short.note
+    assert "no call" in str(short)
+    text = sectioned_text(100)
+    plan = summarizer.estimate(text, max_tokens=60)
+    assert plan.target_tokens == 60 and plan.calls > 1
+    assert backend.calls == []
+    result = asyncio.run(summarizer.afit_result(text, 60))
+    assert 0 < result.stats.calls <= plan.calls
+    assert TOK.count(text) > 3000
+    assert summarizer.estimate(text, max_tokens=3000).target_tokens < 1000  # clamped
+    with pytest.raises(ValueError, match="max_tokens"):
+        summarizer.estimate(text, max_tokens=0)
+
+
 def test_estimate_single_call() -> None:
     plan = Summarizer(backend=FakeBackend()).estimate("Short text.")
     assert plan.single_call and plan.calls == 1 and plan.levels == 1
