@@ -258,7 +258,8 @@ def _status_error(response: httpx.Response, base_url: str, model: str) -> Backen
     if status in (400, 413, 422) and _CONTEXT_ERROR.search(message):
         return ContextLengthExceeded(
             f"the request did not fit the context window of {model!r} ({status}: {message}); "
-            "pass --context-window with the window the server really has",
+            "pass --context-window with the window the server really has, or a smaller one "
+            "if the model's tokenizer counts more tokens than o200k_base/cl100k_base",
             status=status,
             body=body,
         )

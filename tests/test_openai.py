@@ -240,7 +240,7 @@ def test_parse_retry_after_edge_cases() -> None:
                 },
             ),
             ContextLengthExceeded,
-            "--context-window",
+            "or a smaller one if the model's tokenizer counts more tokens",
         ),
     ],
     ids=["400", "401", "404", "context"],
