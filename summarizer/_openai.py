@@ -519,11 +519,15 @@ class OpenAIBackend:
         connection outlives the event loop it was made on.
         """
         if self._async_client is not None or self._session.get() is not None:
+            if self._model is None:  # once here, not in each of the concurrent first calls
+                await self._discover_async()
             yield
             return
         async with self._new_async_client() as client:
             token = self._session.set(client)
             try:
+                if self._model is None:
+                    await self._discover_async()
                 yield
             finally:
                 self._session.reset(token)

@@ -432,6 +432,24 @@ def test_model_discovered_from_models_endpoint() -> None:
     assert backend.context_window == 4096
 
 
+def test_model_is_discovered_once_per_run_not_per_concurrent_call() -> None:
+    listings = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal listings
+        if request.url.path.endswith("/models"):
+            listings += 1
+            await asyncio.sleep(0.01)  # a real listing takes time: the other calls start
+            return httpx.Response(200, json={"data": [{"id": "qwen-x"}]})
+        return chat_response()
+
+    backend = OpenAIBackend(base_url=LOCAL, transport=httpx.MockTransport(handler))
+    summarizer = Summarizer(backend=backend, context_window=1024, concurrency=8)
+    result = summarizer.run("A sentence about one thing and another. " * 600)
+    assert result.stats.calls > 2 and backend.model == "qwen-x"
+    assert listings == 1
+
+
 def test_no_model_and_no_listing_says_pass_model() -> None:
     backend, _ = make_backend(lambda request: httpx.Response(404), model=None)
     with pytest.raises(BackendError, match="pass --model"):
