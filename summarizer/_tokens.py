@@ -301,7 +301,9 @@ class Tokenizer:
                 continue
             if text.startswith(prefix):
                 return prefix
-        raise AssertionError("unreachable: token bytes are not a prefix of the text")
+        # Lone surrogates (e.g. "\ud800" from a JSON escape) are encoded as U+FFFD, so the
+        # token bytes are not a prefix of the text: search by counting instead.
+        return self._truncate_by_count(text, max_tokens)
 
     def _truncate_by_count(self, text: str, max_tokens: int) -> str:
         # Counts of prefixes are not strictly monotonic in general, so search for the

@@ -437,6 +437,14 @@ def test_summarize_and_asummarize_convenience() -> None:
         summarize("x", backend=FakeBackend(), model="gpt-4o")
 
 
+def test_lone_surrogates_in_text_and_replies_are_handled() -> None:
+    text = "Hello \ud800 world. Another sentence here. " * 200
+    backend = FakeBackend(echo_model, context_window=1024)  # echoes and cuts the surrogates
+    result = Summarizer(backend=backend).run(text)
+    assert result.stats.calls > 1 and "\ud800" in result.summary
+    assert_every_request_fits(backend, 1024)
+
+
 def test_tokenizer_from_counter_works_end_to_end() -> None:
     def words(text: str) -> int:
         return len(text.split())

@@ -201,7 +201,15 @@ def test_counter_returning_garbage_is_reported() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["🦜🦜🦜 parrots", "𓀀𓀀𓀀𓀀", "🧑‍🚀 astronaut", "𠀋𠀋 rare", "plain ascii words here", ""],
+    [
+        "🦜🦜🦜 parrots",
+        "𓀀𓀀𓀀𓀀",
+        "🧑‍🚀 astronaut",
+        "𠀋𠀋 rare",
+        "plain ascii words here",
+        "",
+        "lone \ud800 surrogate \udfff here",  # e.g. from a JSON escape in a model's reply
+    ],
 )
 def test_truncate_never_splits_a_character(encoding_name: str, text: str) -> None:
     tok = Tokenizer.from_encoding(encoding_name)
