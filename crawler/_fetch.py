@@ -28,6 +28,7 @@ import functools
 import logging
 import math
 import os
+import re
 import socket
 import ssl
 import threading
@@ -158,9 +159,39 @@ class FetchConfig:
             raise TypeError("allowed_hosts must be a list of host names or CIDRs, not a string")
         object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
         object.__setattr__(self, "headers", dict(self.headers))
-        if any(k.lower() == "host" for k in self.headers):
-            raise ValueError("headers must not set Host; the fetcher sets it from the URL")
+        check_headers(self.headers)
         resolve_user_agent(self.user_agent)  # validate early
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse extra request headers that would be invalid or smuggle more headers.
+
+    Raises:
+        TypeError: a name or value is not a string.
+        ValueError: ``Host``, a name that is not an HTTP token, or a value with a
+            line break, a NUL or a non-ASCII character.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"header {name!r}: names and values must be str, not {type(value).__name__}"
+            )
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+        if name.lower() == "host":
+            raise ValueError("headers must not set Host; the fetcher sets it from the URL")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ValueError(f"header {name!r} must not contain line breaks or NUL characters")
+        try:
+            value.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"header {name!r} holds non-ASCII characters; percent-encode or "
+                "RFC 2047-encode the value"
+            ) from exc
 
 
 # --------------------------------------------------------------------------------------
@@ -613,12 +644,11 @@ class _FetchState:
         self.redirects: list[str] = []
         self.seen: set[tuple[str, str]] = set()
         # httpx.Headers merges case-insensitively: a caller's "user-agent" replaces ours.
+        check_headers(headers)
         self.headers = httpx.Headers(ua.headers())
         self.headers["Accept-Encoding"] = _ACCEPT_ENCODING
         self.headers.update(config.headers)
         self.headers.update(headers)
-        if any(k.lower() == "host" for k in headers):
-            raise ValueError("headers must not set Host; the fetcher sets it from the URL")
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -357,6 +357,30 @@ def test_host_header_cannot_be_overridden() -> None:
         f.fetch("http://127.0.0.1/", headers={"host": "x"})
 
 
+@pytest.mark.parametrize(
+    ("headers", "error", "match"),
+    [
+        ({"X-A": "1\r\nX-Injected: 2"}, ValueError, "line breaks"),
+        ({"X-A": "1\x00"}, ValueError, "NUL"),
+        ({"X A": "1"}, ValueError, "not a valid HTTP header name"),
+        ({"X-A": "caf\u00e9"}, ValueError, "non-ASCII"),
+        ({"X-A": 1}, TypeError, "must be str"),
+        ({"hOsT": "example.com"}, ValueError, "Host"),
+    ],
+    ids=["crlf", "nul", "bad-name", "non-ascii", "not-str", "host"],
+)
+def test_bad_extra_headers_are_misuse_not_connect_errors(
+    headers: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    recorder: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda r: recorder.append(r) or httpx.Response(200))
+    with pytest.raises(error, match=match):
+        fetch("http://127.0.0.1/", allow_private=True, headers=headers, transport=transport)
+    with pytest.raises(error, match=match):
+        Fetcher(headers=headers)
+    assert recorder == []
+
+
 def test_config_or_options_not_both() -> None:
     with pytest.raises(TypeError):
         Fetcher(FetchConfig(), timeout=3)
