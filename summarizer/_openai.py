@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
+import json
 import logging
 import os
 import random
@@ -272,6 +273,17 @@ def _status_error(response: httpx.Response, base_url: str, model: str) -> Backen
     return BackendHTTPError(
         f"the model server at {base_url} answered {status}: {message}", status=status, body=body
     )
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _json_bytes(body: Mapping[str, Any]) -> bytes:
+    """The request body as UTF-8 JSON; lone surrogates (not encodable) are sent escaped."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
 def _models_entries(payload: Any) -> list[dict[str, Any]]:
@@ -618,7 +630,7 @@ class OpenAIBackend:
             attempt = 0
             while True:
                 try:
-                    response = client.post(url, json=body)
+                    response = client.post(url, content=_json_bytes(body), headers=_JSON)
                 except httpx.HTTPError as exc:
                     error: BackendError = map_httpx_error(exc, self.base_url)
                     delay = self._retry_delay(attempt, error, exc)
@@ -645,7 +657,7 @@ class OpenAIBackend:
             attempt = 0
             while True:
                 try:
-                    response = await client.post(url, json=body)
+                    response = await client.post(url, content=_json_bytes(body), headers=_JSON)
                 except httpx.HTTPError as exc:
                     error: BackendError = map_httpx_error(exc, self.base_url)
                     delay = self._retry_delay(attempt, error, exc)

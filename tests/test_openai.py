@@ -100,6 +100,26 @@ def test_complete_sends_chat_request_and_parses_usage() -> None:
     assert backend.name == "openai:test-model"
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_request_body_is_utf8_json_and_lone_surrogates_are_escaped(mode: str) -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["content-type"] == "application/json"
+        bodies.append(request.content)
+        return chat_response()
+
+    backend, _ = make_backend(handler)
+    for content in ("café 東京", "broken \ud800 escape"):
+        messages = [{"role": "user", "content": content}]
+        if mode == "sync":
+            backend.complete(messages, max_tokens=5)
+        else:
+            asyncio.run(backend.acomplete(messages, max_tokens=5))
+    assert "café 東京".encode() in bodies[0]  # not \u-escaped
+    assert json.loads(bodies[1])["messages"][0]["content"] == "broken \ud800 escape"
+
+
 def test_acomplete_is_the_async_twin_and_missing_usage_is_none() -> None:
     handler = scripted(chat_response(usage=False), chat_response("In a session."))
     backend, _ = make_backend(handler)
