@@ -24,6 +24,8 @@ __all__ = [
     "Scores",
     "markdown_to_text",
     "page_f1",
+    "zyte_official_counts",
+    "zyte_official_summary",
     "shingle_prf",
     "summarize",
     "word_bag_prf",
@@ -108,3 +110,38 @@ def summarize(pairs: Iterable[tuple[float, float]]) -> Scores:
 def page_f1(precision: float, recall: float) -> float:
     """Harmonic mean of precision and recall (0 when both are 0)."""
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def _official_shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
+    tokens = _WORD.findall(text or "")
+    return Counter(
+        tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens[i : i + n]
+    )
+
+
+def zyte_official_counts(prediction: str, reference: str) -> tuple[float, float, float]:
+    """Normalized (tp, fp, fn) as the Zyte benchmark's own ``evaluate.py`` computes them.
+
+    It differs from :func:`shingle_prf`: case-sensitive ``\\w+`` tokens, shingles
+    counted as a multiset, and (in :func:`zyte_official_summary`) pages with an
+    empty prediction left out of the precision average.
+    """
+    true, pred = _official_shingles(reference), _official_shingles(prediction)
+    tp = float(sum((true & pred).values()))
+    fp = float(sum(pred.values()) - tp)
+    fn = float(sum(true.values()) - tp)
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def zyte_official_summary(counts: Iterable[tuple[float, float, float]]) -> float:
+    """F1 over pages from :func:`zyte_official_counts`, as the benchmark's authors do."""
+    precisions, recalls = [], []
+    for tp, fp, fn in counts:
+        if tp + fp > 0:
+            precisions.append(1.0 if fp == fn == 0 else tp / (tp + fp))
+        if tp + fn > 0:
+            recalls.append(1.0 if fp == fn == 0 else tp / (tp + fn))
+    if not precisions or not recalls:
+        return 0.0
+    return page_f1(sum(precisions) / len(precisions), sum(recalls) / len(recalls))

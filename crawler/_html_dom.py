@@ -38,10 +38,11 @@ from lxml.html import HtmlElement
 __all__ = ["Block", "dom_blocks", "render_blocks"]
 
 _DROP_TAGS = (
-    "script", "style", "template", "svg", "iframe", "button", "select",
-    "option", "input", "textarea", "label", "nav", "header", "footer", "aside",
-    "menu", "dialog", "object", "embed", "canvas", "map", "picture", "video", "audio",
+    "script", "style", "template", "svg", "iframe", "button", "select", "option", "input",
+    "textarea", "label", "dialog", "object", "embed", "canvas", "map", "picture", "video",
+    "audio",
 )
+_LANDMARK_TAGS = ("nav", "header", "footer", "aside", "menu")
 _BOILERPLATE_WORDS = frozenset(
     "nav navbar navigation menu menubar breadcrumb breadcrumbs cookie cookies consent gdpr "
     "banner newsletter subscribe subscription share sharing social sidebar widget related "
@@ -124,16 +125,27 @@ def clean_tree(tree: HtmlElement) -> HtmlElement:
     for element in list(body.iter(etree.Comment, etree.ProcessingInstruction)):
         if element.getparent() is not None:
             element.drop_tree()
-    # A class or id word is weak evidence: a wrapper named "page with-header" may hold
-    # the whole page. Such names only remove elements holding a small share of the text.
+    # Landmarks and class or id words are evidence, not proof: a <header> or a
+    # wrapper named "page with-header" may hold the whole page. They only remove
+    # elements holding a small share of the text, or mostly links.
     stats = _text_stats(body)
     limit = 0.3 * stats[body][0]
+    for element in list(body.iter(*_LANDMARK_TAGS)):
+        total, links = stats.get(element, (0, 0))
+        if element.tag in ("header", "footer") and _inside(element, ("article", "main")):
+            continue  # the heading or byline of a post, not the page's banner
+        if element.getparent() is not None and (total <= limit or links >= 0.5 * total):
+            element.drop_tree()
     doomed = [el for el in body.iter() if isinstance(el.tag, str) and el is not body
               and _is_boilerplate(el, stats.get(el, (0, 0))[0] <= limit)]
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()
     return body
+
+
+def _inside(element: HtmlElement, tags: tuple[str, ...]) -> bool:
+    return any(ancestor.tag in tags for ancestor in element.iterancestors())
 
 
 def _text_stats(root: HtmlElement) -> dict[HtmlElement, tuple[int, int]]:
