@@ -284,8 +284,14 @@ def _crawl(args: argparse.Namespace) -> int:
     )
     index: IO[str] | None = None
     if args.output_dir is not None:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        index = (args.output_dir / INDEX_FILE).open("w", encoding="utf-8")
+        try:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+            index = (args.output_dir / INDEX_FILE).open("w", encoding="utf-8")
+        except OSError as exc:
+            raise OSError(
+                f"cannot write into --output-dir {args.output_dir}: "
+                f"{exc.strerror or exc}; pass a directory you can write to"
+            ) from exc
     progress = not args.quiet and sys.stderr.isatty()
     ok = failed = 0
     try:

@@ -183,6 +183,19 @@ def test_html_format_keeps_bodies_raw(tmp_path: Path, capsys: pytest.CaptureFixt
         assert code == 1 and out == "" and "not HTML or text" in err
 
 
+def test_unwritable_output_dir_exits_1_before_crawling(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    before = len(site.requests)
+    code, out, err = run([site.url("/"), "--allow-private", "-o", str(blocker / "sub")], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith("crawl: error: cannot write into --output-dir ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert len(site.requests) == before
+
+
 def test_crawl_all_pages_failed_exits_1(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [site.url("/missing"), "--allow-private", "-n", "5", "--no-sitemap"]
     code, out, err = run(argv, capsys)
