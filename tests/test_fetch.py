@@ -426,7 +426,16 @@ def test_cookie_then_redirect_to_self_is_not_a_loop(server: PageServer, fetcher:
 
 @pytest.mark.parametrize(
     "target",
-    ["http://10.0.0.1/", "http://metadata.internal/latest/", "http://2852039166/"],
+    [
+        "http://10.0.0.1/",
+        "http://metadata.internal/latest/",
+        "http://2852039166/",
+        # On Linux these reach the server on 127.0.0.1: they must be refused.
+        "http://0.0.0.0:{port}/article.html",
+        "http://[::]:{port}/article.html",
+        "http://[::ffff:127.0.0.1]:{port}/article.html",
+        "http://0:{port}/article.html",
+    ],
 )
 def test_redirect_to_internal_address_is_blocked(server: PageServer, target: str) -> None:
     resolver_calls: list[str] = []
@@ -435,10 +444,12 @@ def test_redirect_to_internal_address_is_blocked(server: PageServer, target: str
         resolver_calls.append(host)
         return {"metadata.internal": ["169.254.169.254"]}[host]
 
-    url = server.url(f"/redirect-to?url={target}")
+    url = server.url(f"/redirect-to?url={target.format(port=server.port)}")
+    before = server.count("/article.html")
     with Fetcher(allowed_hosts=["127.0.0.1/32"], resolver=resolver, timeout=5) as f:
         with pytest.raises(BlockedAddress, match="allow_private=True"):
             f.fetch(url)
+    assert server.count("/article.html") == before
 
 
 def test_redirect_to_internal_is_blocked_async(server: PageServer) -> None:
