@@ -324,3 +324,26 @@ def test_javascript_app_placeholder_falls_back_to_the_description() -> None:
     assert doc.text == description
     assert doc.extractor == "description"
     assert doc.title is not None and doc.title.startswith("Starter smells of acetone")
+
+
+@pytest.mark.parametrize(
+    ("head", "url", "hint"),
+    [
+        ('<script type="application/ld+json">{"@graph": [{"@type": "WebPage"}, '
+         '{"@type": ["Product"], "offers": {"@type": "Offer"}}]}</script>', None, "product"),
+        ('<script type="application/ld+json">{"@type": "DiscussionForumPosting"}</script>',
+         None, "forum"),
+        ('<meta property="og:type" content="article">', None, "article"),
+        ('<script type="application/ld+json">{not json</script>',
+         "https://docs.example/docs/install", "documentation"),
+        ("", "https://example.org/", ""),
+    ],
+    ids=["jsonld-graph-product", "jsonld-forum", "og-article", "url-docs-bad-json", "none"],
+)
+def test_page_type_signals(head: str, url: str | None, hint: str) -> None:
+    from crawler._html import _parse
+    from crawler._html_signals import page_signals
+
+    tree = _parse(f"<html><head>{head}</head><body><p>Some words here.</p></body></html>")
+    assert tree is not None
+    assert page_signals(tree, url).hint() == hint
