@@ -844,7 +844,6 @@ class Fetcher:
             allowed_hosts=self.config.allowed_hosts,
             resolver=resolver,
         )
-        self._default_resolver = resolver is None
         self._transport = transport
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
@@ -997,9 +996,10 @@ class Fetcher:
 
     # -- sync implementation ----------------------------------------------------------
 
-    def _resolve_timeout(self, state: _FetchState) -> float | None:
-        # Only the system resolver can hang on slow DNS; injected ones run inline.
-        return state.check_deadline() if self._default_resolver else None
+    def _resolve_timeout(self, state: _FetchState) -> float:
+        # Any resolver may hang (slow DNS, a remote lookup service): it runs in a
+        # worker thread that is abandoned at the deadline.
+        return state.check_deadline()
 
     def _fetch(self, state: _FetchState, *, check_robots: bool, truncate: bool = False) -> Page:
         with _sync_deadline(state.deadline):

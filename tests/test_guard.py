@@ -526,6 +526,30 @@ def test_slow_resolver_is_bounded_by_the_deadline_async() -> None:
         release.set()
 
 
+def test_slow_injected_resolver_is_bounded_by_the_deadline_sync() -> None:
+    import threading
+    import time
+
+    from crawler.errors import FetchTimeout
+
+    release = threading.Event()
+
+    def slow(host: str) -> list[str]:
+        release.wait(5)
+        return [PUBLIC_V4]
+
+    recorder = Recorder()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchTimeout, match="timeout="):
+            fetch("http://slow.example/", transport=httpx.MockTransport(recorder),
+                  resolver=slow, timeout=0.5)  # fmt: skip
+        assert time.monotonic() - started < 1.5
+        assert recorder.requests == []
+    finally:
+        release.set()
+
+
 def test_connect_time_is_shared_between_addresses() -> None:
     resolver = ScriptedResolver({"slow6.example": [PUBLIC_V6, PUBLIC_V4]})
     timeouts: list[float] = []
