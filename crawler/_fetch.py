@@ -163,6 +163,7 @@ class FetchConfig:
         resolve_user_agent(self.user_agent)  # validate early
 
 
+_URL_STRIP = "".join(chr(c) for c in range(0x21))
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -940,7 +941,10 @@ class Fetcher:
         **kw: Any,
     ) -> _FetchState:
         ua = resolve_user_agent(user_agent if user_agent is not None else self.config.user_agent)
-        return _FetchState(self.config, str(url), ua, headers or {}, **kw)
+        # As browsers do (WHATWG URL), leading and trailing spaces and control
+        # characters are dropped: URLs pasted or written by a model often end in "\n".
+        text = str(url).strip(_URL_STRIP)
+        return _FetchState(self.config, text, ua, headers or {}, **kw)
 
     def fetch(
         self,

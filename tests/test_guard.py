@@ -247,6 +247,23 @@ def test_checked_host_is_the_host_httpx_connects_to(url: str) -> None:
     assert target.addresses == (PUBLIC_V4,)
 
 
+@pytest.mark.parametrize("url", [" http://example.com/a ", "http://example.com/a\n", "\thttp://example.com/a\r\n"])
+def test_surrounding_whitespace_is_dropped_like_browsers_do(url: str) -> None:
+    recorder = Recorder()
+    resolver = ScriptedResolver({"example.com": [PUBLIC_V4]})
+    page = fetch(url, transport=httpx.MockTransport(recorder), resolver=resolver)
+    assert page.url == "http://example.com/a"
+    assert recorder.hosts == [PUBLIC_V4]
+
+
+@pytest.mark.parametrize("url", [" http://127.0.0.1/ ", "http://[::1]/\n", "\x00http://10.0.0.1/"])
+def test_surrounding_whitespace_does_not_hide_an_internal_host(url: str) -> None:
+    recorder = Recorder()
+    with pytest.raises(BlockedAddress):
+        fetch(url, transport=httpx.MockTransport(recorder), resolver=ScriptedResolver({}))
+    assert recorder.requests == []
+
+
 def test_idna_host_is_resolved_in_ascii() -> None:
     resolver = ScriptedResolver({"xn--mnchen-3ya.de": [PUBLIC_V4]})
     target = Guard(resolver=resolver).check("https://münchen.de/")
