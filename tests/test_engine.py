@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import math
 import random
+import threading
+import time
 
 import pytest
 from conftest import (
@@ -424,6 +427,29 @@ def test_sync_api_works_inside_a_running_event_loop() -> None:
         return Summarizer(backend=FakeBackend(compress_model)).run("Alpha. Beta.").summary
 
     assert asyncio.run(main()) == "Alpha."
+
+
+def test_ctrl_c_stops_a_sync_run_inside_a_running_event_loop() -> None:
+    backend = FakeBackend(echo_model, context_window=1024, delay=0.2)
+    summarizer = Summarizer(backend=backend, concurrency=1)
+    text = sectioned_text(60)
+    assert summarizer.estimate(text).calls > 10  # 2 s or more if not interrupted
+
+    async def cell() -> None:  # a Jupyter cell: no asyncio.run SIGINT handler
+        threading.Timer(0.3, _thread.interrupt_main).start()
+        summarizer.run(text)
+
+    loop = asyncio.new_event_loop()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(cell())
+    finally:
+        loop.close()
+    assert time.monotonic() - started < 1.5
+    made = len(backend.calls)
+    time.sleep(0.3)
+    assert len(backend.calls) == made <= 3  # the run was cancelled, not left running
 
 
 def test_summarize_and_asummarize_convenience() -> None:
