@@ -316,6 +316,13 @@ def _html_document(
         cause: BaseException = exc
     except ExtractionError as exc:
         failure, cause = exc, exc
+    except Exception as exc:  # noqa: BLE001 - the boundary to trafilatura, htmldate, lxml
+        # Malformed markup can trip assertions and lookups deep inside the extractors.
+        logger.warning("the HTML extractor failed on %s: %r", url or "a page", exc)
+        failure = ExtractionError(
+            f"The HTML extractor failed on this page ({type(exc).__name__}).", url=url
+        )
+        cause = exc
     # lxml gives up on very deep nesting (256 levels) and the extractors can find
     # nothing where a page still holds text: never return such a page empty.
     fallback = _visible_text(text)
@@ -334,7 +341,7 @@ def _html_document(
 class _VisibleText(HTMLParser):
     """Collects the text a browser would show (no script, style, template...)."""
 
-    _HIDDEN = frozenset({"script", "style", "template", "noscript", "title", "svg"})
+    _HIDDEN = frozenset({"script", "style", "template", "noscript", "title"})
     _BLOCK = frozenset(
         "address article aside blockquote br dd div dl dt figcaption footer form h1 h2 h3 "
         "h4 h5 h6 header hr li main nav ol p pre section table td th tr ul".split()

@@ -285,6 +285,16 @@ def feed_document(
         ExtractionError: The XML is not a feed, or the feed has no entries and no title.
     """
     root = _parse_xml(data, url)
+    try:
+        return _feed_from_tree(root, url=url, output_format=output_format)
+    except UnicodeDecodeError as exc:
+        # lxml's recovery can keep bytes that are not UTF-8; reading them fails.
+        raise ExtractionError(
+            f"The feed holds text that is not valid Unicode and cannot be read: {exc}", url=url
+        ) from exc
+
+
+def _feed_from_tree(root: etree._Element, *, url: str | None, output_format: str) -> Document:
     kind = _local(root)
     if kind == "rss":
         channel = _child(root, "channel")
@@ -361,6 +371,22 @@ def _repair_entity(match: re.Match[bytes]) -> bytes:
     return b"&amp;" + name
 
 
+_CHAR_REF = re.compile(rb"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _repair_char_ref(match: re.Match[bytes]) -> bytes:
+    """A reference to a character XML forbids (a surrogate, NUL...) -> U+FFFD."""
+    hex_digits, decimal = match.group(1), match.group(2)
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    allowed = (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+    return match.group(0) if allowed else b"&#xFFFD;"
+
+
 def _parse_xml(data: str | bytes, url: str | None) -> etree._Element:
     """Parse a feed strictly, then leniently (with a logged warning) if it is malformed."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -388,7 +414,7 @@ def _parse_xml(data: str | bytes, url: str | None) -> etree._Element:
     except (etree.LxmlError, ValueError) as exc:
         raise ExtractionError(f"The feed is not well-formed XML: {exc}", url=url) from exc
     # Real feeds are often slightly malformed: a stray '&' or an HTML entity XML lacks.
-    repaired = _BAD_AMPERSAND.sub(_repair_entity, raw)
+    repaired = _CHAR_REF.sub(_repair_char_ref, _BAD_AMPERSAND.sub(_repair_entity, raw))
     if repaired != raw:
         try:
             root = etree.fromstring(repaired, etree.XMLParser(**options))

@@ -240,3 +240,32 @@ def test_xml_bombs_do_not_expand(document: str, content_type: str | None) -> Non
         assert len(result.text) < 10_000
         assert "lol" * 10 not in result.text
     assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        # htmldate (inside trafilatura) asserts on this: AssertionError escaped extract().
+        ('<svg>"\u00e9\r<html>\t<p>Some words</p>', "text/html"),
+        ('<svg>"\u00e9\r<html>\t', "text/html"),
+        # A surrogate character reference in a malformed feed: lxml's recovery kept
+        # bytes that are not UTF-8 and reading the title raised UnicodeDecodeError.
+        (
+            '<feed xmlns="http://www.w3.org/2005/Atom">text here <a href="javascript:x">"\t'
+            "</script><svg></div>%PDF-<title>\u00e9text here &#xd800;<entry><pre>'<pre>]]><p>"
+            '\t<html>&#0;\t-->><meta charset="bogus"><math></td><meta charset="bogus"><td>'
+            '<div>\u00e9<?xml version="1.0" encoding="ebcdic"?><<tr>]]><style>&#xd800;\n<br/>'
+            '<table>&#0;&amp;\x00</title><base href="javascript:alert(1)">%PDF-',
+            "application/rss+xml",
+        ),
+        ("<rss><channel><title>A &#xD800; &#0; b</title></channel></rss>", "text/xml"),
+    ],
+    ids=["htmldate-assert", "htmldate-assert-short", "feed-surrogate", "feed-char-refs"],
+)
+def test_found_crashes_stay_documented_errors(content: str, content_type: str) -> None:
+    try:
+        document = extract(content, content_type=content_type)
+    except ExtractionError:
+        return
+    assert isinstance(document, Document) and document.text.strip()
+    assert "\ud800" not in document.text
