@@ -179,6 +179,12 @@ class Plan:
                 f"levels:          {self.levels} (max {self.max_levels})",
                 f"calls:           {self.calls} (hard ceiling {self.max_calls})",
             ]
+            if not self.within_max_levels:
+                lines.append(
+                    f"warning:         more than max_levels={self.max_levels} levels: the run "
+                    "would stop before any call; raise max_levels (--max-levels) or use a "
+                    "larger context window"
+                )
         lines.append(f"note:            {self.note}")
         return "\n".join(lines)
 
@@ -394,7 +400,7 @@ class Summarizer:
             raise SummaryDidNotFit(
                 f"summarizing {plan.input_tokens} tokens with a {window}-token window needs up "
                 f"to {plan.levels} levels, more than max_levels={self.max_levels}: raise "
-                "max_levels, use a model with a larger context window, or lower target_tokens"
+                "max_levels (--max-levels), or use a model with a larger context window"
             )
         logger.info(
             "summarizing %d tokens with %s: %d chunk(s), up to %d call(s) in %d level(s)",

@@ -215,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="model calls in flight at once (default 8)",
     )
+    summary.add_argument(
+        "--max-levels",
+        type=_positive_int,
+        metavar="N",
+        help="most map-reduce levels, the map level included (default 8)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json", action="store_true", help='print one JSON object: {"summary", "stats"}'
@@ -317,7 +323,14 @@ def _run(args: argparse.Namespace) -> int:
     backend = _make_backend(args)
     options = {
         key: getattr(args, key)
-        for key in ("context_window", "concurrency", "target_tokens", "instruction", "language")
+        for key in (
+            "context_window",
+            "concurrency",
+            "target_tokens",
+            "instruction",
+            "language",
+            "max_levels",
+        )
         if getattr(args, key) is not None
     }
     try:

@@ -191,6 +191,19 @@ def test_estimate_in_fit_mode_plans_the_fit(doc: Path, capsys) -> None:
     assert plan["target_tokens"] == 50 and plan["calls"] >= 1
 
 
+def test_max_levels_option(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "long.md"
+    path.write_text(sectioned_text(60), encoding="utf-8")
+    args = [str(path), "--backend", "fake", "--context-window", "600"]
+    assert cli.main([*args, "--estimate", "--max-levels", "2"]) == 0
+    assert "warning:         more than max_levels=2 levels" in capsys.readouterr().out
+    assert cli.main([*args, "--max-levels", "2"]) == 1
+    assert "raise max_levels (--max-levels)" in capsys.readouterr().err
+    assert cli.main([*args, "--max-levels", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stats"]["levels"] > 2
+    assert cli.main([*args, "--max-levels", "0"]) == 2
+
+
 def test_ctrl_c_exits_130_cleanly(doc: Path, monkeypatch, capsys) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
