@@ -97,9 +97,9 @@ def test_extraction_script_imports_and_has_main() -> None:
 
 def test_run_all_quick_writes_a_report(tmp_path: Path) -> None:
     target = tmp_path / "RESULTS.md"
-    report = _load("run_all").main(["--quick", "--only", "chunking", "--output", str(target)])
+    report = _load("run_all").main(["--quick", "--only", "fetch", "--output", str(target)])
     assert target.read_text(encoding="utf-8") == report
-    for heading in ("## Machine", "## Package versions", "## 1. Chunking", "| Python |"):
+    for heading in ("## Machine", "## Package versions", "## 4. Fetch", "| Python |"):
         assert heading in report, heading
     assert "Benchmark failed" not in report
 
