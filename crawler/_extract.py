@@ -252,6 +252,9 @@ def _extract(
     if content_type is not None and not isinstance(content_type, str):
         raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
 
+    if isinstance(content, str) and _SURROGATE.search(content):
+        # Lone surrogates (from surrogateescape decoding) cannot be encoded again.
+        content = _SURROGATE.sub("\ufffd", content)
     declared = _media_type(content_type)
     if not content.strip() and (decoded is None or not decoded.strip()):
         raise ExtractionError(
@@ -369,6 +372,7 @@ class _VisibleText(HTMLParser):
             self.parts.append(data)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = re.compile("[\ufeff\u200b-\u200d\u2060\u00ad]")
 
 

@@ -269,3 +269,17 @@ def test_found_crashes_stay_documented_errors(content: str, content_type: str) -
         return
     assert isinstance(document, Document) and document.text.strip()
     assert "\ud800" not in document.text
+
+
+@pytest.mark.parametrize("content_type", [None, "text/html", "application/rss+xml", "text/plain"])
+def test_lone_surrogates_in_str_input(content_type: str | None) -> None:
+    # A str decoded with surrogateescape (file names, argv) holds lone surrogates.
+    content = (
+        "<rss><channel><title>News \udcff</title><item><title>A</title></item></channel></rss>"
+    )
+    try:
+        document = extract(content, content_type=content_type)
+    except ExtractionError:
+        return
+    assert "\udcff" not in document.text
+    document.text.encode("utf-8")
