@@ -30,8 +30,10 @@ one per page from general signals, never from rules about particular sites:
    empty; when even that is a placeholder of a JavaScript app (under 15 words),
    a longer meta description is returned instead.
 
-Measured on the WCXB development split and the Zyte article benchmark: see
-``benchmarks/RESULTS.md`` (``benchmarks/bench_extraction.py``).
+Measured (``benchmarks/bench_extraction.py``, figures in ``benchmarks/RESULTS.md``):
+word-bag F1 0.851 on the WCXB development split (trafilatura alone 0.822-0.825),
+4-shingle F1 0.951 on the Zyte article benchmark (0.948-0.950), in about 1.7 times
+trafilatura's time per page, metadata included.
 """
 
 from __future__ import annotations
