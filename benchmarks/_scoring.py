@@ -9,8 +9,12 @@ Two published metrics, each computed per page and averaged over pages:
 Each page weighs the same. As their authors do, WCXB averages the per-page F1
 (``Scores.mean_f1``) while the Zyte benchmark takes F1 from the averaged
 precision and recall (``Scores.f1``); ``summarize`` computes both.
-Predictions in markdown are reduced to plain text first (``markdown_to_text``):
-link targets, image markup and markup characters are not words of the page.
+Every system's prediction is reduced to plain text the same way before scoring
+(``markdown_to_text``, harmless on plain text): link targets, image markup,
+markup characters and markdown's backslash escapes are not words of the page.
+The escapes matter for the whitespace-token shingles of the Zyte metric: a
+markdown writer turns ``[Al Maa-idah 2]`` into ``\\[Al Maa-idah 2\\]``, and
+``\\[Al`` would not match ``[Al``, costing four shingles per escape.
 """
 
 from __future__ import annotations
@@ -40,10 +44,17 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$",
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`{1,3}|~~)")
 _PIPE = re.compile(r"\s*\|\s*")
 _WORD = re.compile(r"\w+")
+# CommonMark: a backslash before ASCII punctuation makes it literal.
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_PARKED = 0xE000
+_UNPARK = {_PARKED + code: chr(code) for code in range(0x21, 0x7F)}
 
 
 def markdown_to_text(text: str) -> str:
     """Reduce markdown to its words: drop images and link targets, keep link text."""
+    # Escaped characters are literal text: park them in the private use area so
+    # that the markup rules below leave them alone, and put them back at the end.
+    text = _ESCAPE.sub(lambda m: chr(_PARKED + ord(m.group(1))), text)
     text = _IMAGE.sub(" ", text)
     text = _LINK.sub(r"\1", text)
     text = _TABLE_RULE.sub("", text)
@@ -52,7 +63,7 @@ def markdown_to_text(text: str) -> str:
     text = _BULLET.sub("", text)
     text = _EMPHASIS.sub("", text)
     text = _PIPE.sub(" ", text)
-    return text
+    return text.translate(_UNPARK)
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,10 @@ from typing import Literal
 
 import trafilatura
 from lxml import etree
-from lxml.html import HtmlElement
-from trafilatura.utils import load_html
+from lxml.html import HtmlElement, HTMLParser, fromstring
+from trafilatura.utils import decode_file, repair_faulty_html
 
-from ._html_dom import Block, dom_blocks, render_blocks
+from ._html_dom import Block, dom_blocks, flatten_deep, render_blocks
 from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
@@ -190,14 +190,34 @@ def extract_html(
     )
 
 
+# trafilatura's own parser settings, plus huge_tree: without it libxml2 stops
+# descending at 256 nested elements and silently drops everything deeper, which
+# page builders nesting <div>s reach.
+_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+    remove_pis=True, huge_tree=True,
+)
+
+
 def _parse(html: str | bytes) -> HtmlElement | None:
     """Parse the page once; ``None`` when it is empty or not HTML."""
     if not html or not (html.strip() if isinstance(html, str) else html.strip()):
         return None
     try:
-        tree = load_html(html)
+        text = decode_file(html)
+        beginning = text[:50].lower()
+        text = repair_faulty_html(text, beginning)
+        try:
+            tree = fromstring(text, parser=_PARSER)
+        except ValueError:  # a str with an XML encoding declaration
+            tree = None
+        if tree is None or len(tree) < 1:
+            tree = fromstring(text.encode("utf-8", "surrogatepass"), parser=_PARSER)
     except (ValueError, TypeError, etree.LxmlError) as exc:
         logger.debug("HTML parsing failed: %s", exc)
+        return None
+    # Text that does not start like HTML and parses to a single element is not a page.
+    if tree is None or ("html" not in beginning and len(tree) < 2):
         return None
     return tree
 
@@ -278,6 +298,7 @@ def _fallback_text(tree: HtmlElement) -> str:
     body = root.find(".//body")
     if body is None:
         body = root
+    flatten_deep(body)
     for element in list(body.iter(*_FALLBACK_DROP)):
         parent = element.getparent()
         if parent is not None:

@@ -35,7 +35,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.html import HtmlElement
 
-__all__ = ["Block", "dom_blocks", "render_blocks"]
+__all__ = ["Block", "dom_blocks", "flatten_deep", "render_blocks"]
 
 _DROP_TAGS = (
     "script", "style", "template", "svg", "iframe", "button", "select", "option", "input",
@@ -70,6 +70,8 @@ _BLOCK_TAGS = frozenset(
     "h4 h5 h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
 )
 _WS = re.compile(r"\s+")
+# Deeper trees have their text-free wrappers unwrapped (see flatten_deep).
+MAX_DEPTH = 400
 
 
 @dataclass
@@ -114,6 +116,7 @@ def clean_tree(tree: HtmlElement) -> HtmlElement:
     body = root.find(".//body")
     if body is None:
         body = root
+    flatten_deep(body)
     # JavaScript apps (Discourse, for one) serve their real content to crawlers in
     # <noscript>; a short one only says "enable JavaScript".
     for element in list(body.iter("noscript")):
@@ -142,6 +145,36 @@ def clean_tree(tree: HtmlElement) -> HtmlElement:
         if element.getparent() is not None:
             element.drop_tree()
     return body
+
+
+def _depths(root: HtmlElement) -> list[tuple[HtmlElement, int]]:
+    """Every element under ``root`` with its depth, without recursion."""
+    out: list[tuple[HtmlElement, int]] = []
+    stack = [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        out.append((element, depth))
+        stack.extend((child, depth + 1) for child in element if isinstance(child.tag, str))
+    return out
+
+
+def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
+    """Unwrap text-free single-child wrappers when the tree is nested deeper than ``limit``.
+
+    Page builders nest ``<div>`` wrappers hundreds deep; the walks here recurse
+    once per level and Python's stack would overflow. A wrapper holding nothing
+    but one element carries no text, so removing its tag loses no words.
+    """
+    if max((depth for _, depth in _depths(root)), default=0) <= limit:
+        return
+    for element, _ in _depths(root):
+        parent = element.getparent()
+        if (parent is None or element is root or len(element) != 1
+                or (element.text or "").strip() or not isinstance(element[0].tag, str)
+                or (element[0].tail or "").strip()
+                or element.tag in _HEADINGS or element.tag in ("a", "pre", "li", "table")):
+            continue
+        element.drop_tag()
 
 
 def _inside(element: HtmlElement, tags: tuple[str, ...]) -> bool:
