@@ -74,6 +74,7 @@ _BLOCK_TAGS = frozenset(
 _MULTI_BLANK = re.compile(r"\n{3,}")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
+_SUP_SUB = re.compile(r"</?su[bp]>", re.I)
 
 # The structural candidate replaces trafilatura's when trafilatura's word count is
 # below this share of the candidate's, by page type (see the module docstring).
@@ -89,6 +90,9 @@ DEFAULT_SWITCH_RATIO = 0.7
 # linked item titles of a listing).
 SUPERSET_CONTAINMENT = 0.9
 SUPERSET_GROWTH = 2.0
+# On an article, trafilatura's precision mode is used when it keeps at least this
+# share of the balanced mode's words.
+PRECISION_MIN_SHARE = 0.5
 _DATE_PARAMS = {"original_date": True, "extensive_search": False}
 # Below this many words the body is a placeholder and a longer description wins.
 MIN_BODY_WORDS = 15
@@ -152,8 +156,12 @@ def extract_html(
             deepcopy(tree), default_url=url, date_config=_DATE_PARAMS, extensive=False
         )
 
-    hint = page_signals(tree, url).hint()
+    signals = page_signals(tree, url)
+    hint = signals.hint()
     ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
+    if hint == "article" and text:
+        text, extractor = _precise_article(tree, url, text, markdown, include_comments,
+                                           include_tables)
     if ratio > 0 or not text:
         blocks = dom_blocks(tree, url, include_tables=include_tables)
         candidate = _tidy(render_blocks(blocks, markdown))
@@ -163,6 +171,8 @@ def extract_html(
             merged = _fill_lists(text, blocks, markdown)
             if merged:
                 text, extractor = merged, "trafilatura+structure"
+    if hint == "product" and text:
+        text = _add_descriptions(text, signals.product_descriptions())
     if not text:
         text = _fallback_text(tree)
         extractor = "fallback"
@@ -260,6 +270,48 @@ def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> boo
     return contained >= SUPERSET_CONTAINMENT and n_ours <= SUPERSET_GROWTH * n_theirs
 
 
+def _precise_article(
+    tree: HtmlElement, url: str | None, text: str, markdown: bool, include_comments: bool,
+    include_tables: bool,
+) -> tuple[str, str]:
+    """trafilatura's precision mode on an article, unless it loses too much.
+
+    On pages that declare themselves articles, ``favor_precision`` drops the
+    related-story teasers, tag lists and captions that balanced mode keeps at
+    the edges of the text; when it keeps less than PRECISION_MIN_SHARE of the
+    balanced text it has cut into the article itself and is not used.
+    """
+    precise = trafilatura.extract(
+        deepcopy(tree), url=url, favor_precision=True, include_comments=include_comments,
+        include_tables=include_tables, include_links=markdown, include_formatting=markdown,
+        include_images=False, output_format="markdown" if markdown else "txt",
+        with_metadata=False,
+    )
+    precise = _tidy(precise) if precise else ""
+    if precise and sum(_words(precise).values()) >= PRECISION_MIN_SHARE * sum(
+        _words(text).values()
+    ):
+        return precise, "trafilatura-precision"
+    return text, "trafilatura"
+
+
+def _add_descriptions(text: str, descriptions: list[str]) -> str:
+    """Append the structured-data descriptions of a product that the text lacks.
+
+    A product's JSON-LD often carries its description while the page renders it
+    in a tab or with JavaScript where neither extractor finds it. A description
+    is added when less than half of its words are already in the text.
+    """
+    have = _words(text)
+    added: list[str] = []
+    for description in descriptions:
+        words = _words(description)
+        if sum((words & have).values()) < 0.5 * sum(words.values()):
+            added.append(description)
+            have += words
+    return "\n\n".join([text, *added])
+
+
 def _fill_lists(text: str, blocks: list[Block], markdown: bool) -> str:
     """trafilatura's blocks plus the plain list items it dropped between them.
 
@@ -288,6 +340,9 @@ def _fill_lists(text: str, blocks: list[Block], markdown: bool) -> str:
 
 
 def _tidy(text: str) -> str:
+    # trafilatura writes superscripts and subscripts (footnote marks, units) as
+    # inline HTML tags; their text reads as well without them.
+    text = _SUP_SUB.sub("", text)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return _MULTI_BLANK.sub("\n\n", "\n".join(lines)).strip()
 

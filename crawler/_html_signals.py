@@ -13,6 +13,7 @@ general web conventions, none names a site:
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections import Counter
@@ -49,6 +50,9 @@ _URL_CUES = (
 )
 
 
+_TAG = re.compile(r"<[^>]+>")
+
+
 class PageSignals:
     """What the page says about itself."""
 
@@ -78,6 +82,37 @@ class PageSignals:
         if types & _ARTICLE_TYPES or self.og_type == "article":
             return "article"
         return self.url_cue
+
+
+    def product_descriptions(self) -> list[str]:
+        """Descriptions (8 words or more) of the JSON-LD ``Product`` objects, as text."""
+        found: list[str] = []
+        for node in _walk_nodes(self.jsonld):
+            kinds = node.get("@type")
+            kinds = [kinds] if isinstance(kinds, str) else kinds
+            if not isinstance(kinds, list) or not any(
+                isinstance(k, str) and k.lower().rsplit("/", 1)[-1] in ("product", "productgroup")
+                for k in kinds
+            ):
+                continue
+            description = node.get("description")
+            if isinstance(description, str):
+                # descriptions may hold escaped HTML
+                text = " ".join(_TAG.sub(" ", html.unescape(description)).split())
+                if len(text.split()) >= 8 and text not in found:
+                    found.append(text)
+        return found
+
+
+def _walk_nodes(node: object) -> Iterator[dict]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _walk_nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_nodes(item)
 
 
 def _walk_types(node: object) -> Iterator[str]:

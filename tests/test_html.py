@@ -347,3 +347,104 @@ def test_page_type_signals(head: str, url: str | None, hint: str) -> None:
     tree = _parse(f"<html><head>{head}</head><body><p>Some words here.</p></body></html>")
     assert tree is not None
     assert page_signals(tree, url).hint() == hint
+
+
+def test_text_nested_deeper_than_libxml2s_default_limit_is_kept() -> None:
+    # libxml2 stops at 256 levels unless told to parse a huge tree; page builders nest deeper.
+    depth = 1500
+    deep = (
+        "<div>" * depth
+        + "<p>"
+        + " ".join(f"deepword{i}" for i in range(60))
+        + "</p>"
+        + "</div>" * depth
+    )
+    html = (
+        "<html><body><p>A shallow paragraph with a few words of text in it.</p>"
+        f"{deep}</body></html>"
+    )
+    doc = extract_html(html, url="https://deep.example/page")
+    assert "deepword0" in doc.text and "deepword59" in doc.text
+
+
+def test_deep_wrappers_are_unwrapped_without_losing_text() -> None:
+    from crawler._html import _fallback_text, _parse
+    from crawler._html_dom import dom_blocks
+
+    deep = "<section>" * 900 + "<p>inner words stay</p>" + "</section>" * 900
+    tree = _parse(f"<html><body><p>outer words stay</p>{deep}<p>tail words</p></body></html>")
+    assert tree is not None
+    texts = " ".join(block.text for block in dom_blocks(tree))
+    for words in ("outer words stay", "inner words stay", "tail words"):
+        assert words in texts
+        assert words in _fallback_text(tree)
+
+
+def test_product_description_from_json_ld_is_added_when_the_page_hides_it() -> None:
+    description = (
+        "Hand-stitched full-grain leather wallet with six card slots, a coin pocket "
+        "and an RFID-blocking lining, made to age into a deep brown patina."
+    )
+    html = page(
+        '<script type="application/ld+json">{"@context": "https://schema.org", '
+        f'"@type": "Product", "name": "Field Wallet", "description": "{description}", '
+        '"offers": {"@type": "Offer", "price": "59.00"}}</script>'
+        '<div class="product"><h1>Field Wallet</h1><p class="price">$59.00</p>'
+        "<p>Free shipping on orders over 50 dollars, returns within 30 days of delivery "
+        "for a full refund to the original payment method.</p>"
+        '<div id="tab-description" data-src="/api/description/field-wallet"></div></div>',
+        head="<title>Field Wallet - Leather Goods</title>",
+    )
+    doc = extract_html(html, url="https://leather.example/products/field-wallet")
+    assert "RFID-blocking lining" in doc.text
+    assert doc.text.count("RFID-blocking") == 1
+    # a description already on the page is not repeated
+    assert extract_html(PRODUCT.replace(
+        '"name": "Trail Runner 2 Shoe"',
+        '"name": "Trail Runner 2 Shoe", "description": "A light trail shoe with a rock plate '
+        'under the forefoot and a grippy lugged outsole for wet roots and loose gravel."',
+    )).text.count("rock plate under the forefoot") == 1
+
+
+def test_article_precision_pass_is_used_unless_it_cuts_into_the_story(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import crawler._html as html_module
+
+    tagged = ARTICLE.replace("<title>", '<meta property="og:type" content="article"><title>')
+    doc = extract_html(tagged, url="https://geo.example/rivers")
+    assert doc.extractor in ("trafilatura", "trafilatura-precision")
+    for i in range(6):
+        assert f"Paragraph {i} tells how" in doc.text
+    story = doc.text
+
+    precise_calls: list[dict] = []
+
+    def fake_extract(tree: object, **kwargs: object) -> str:
+        precise_calls.append(kwargs)
+        return "Paragraph 0 only, the precision pass kept a fragment."
+
+    monkeypatch.setattr(html_module.trafilatura, "extract", fake_extract)
+    doc = extract_html(tagged, url="https://geo.example/rivers")
+    assert precise_calls and precise_calls[0]["favor_precision"] is True
+    assert doc.extractor == "trafilatura"  # under PRECISION_MIN_SHARE of the words: not used
+    assert "Paragraph 5 tells how" in doc.text
+
+    # most of the story, without its last paragraph: the precision pass is used
+    shorter = story.rsplit("\n\n", 1)[0]
+    monkeypatch.setattr(html_module.trafilatura, "extract", lambda tree, **kw: shorter)
+    doc = extract_html(tagged, url="https://geo.example/rivers")
+    assert doc.extractor == "trafilatura-precision"
+    assert doc.text == shorter
+
+
+def test_superscript_tags_are_not_left_in_the_text() -> None:
+    html = page(
+        "<article><h1>Units</h1>"
+        + "<p>The tank holds 3 m<sup>3</sup> of water and the reading uses CO<sub>2</sub> "
+        "sensors placed along the pipe, checked every morning by the night crew.</p>" * 5
+        + "</article>"
+    )
+    text = extract_html(html).text
+    assert "<sup>" not in text and "<sub>" not in text
+    assert "3 m3" in text
