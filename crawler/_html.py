@@ -93,6 +93,9 @@ SUPERSET_GROWTH = 2.0
 # On an article, trafilatura's precision mode is used when it keeps at least this
 # share of the balanced mode's words.
 PRECISION_MIN_SHARE = 0.5
+# trafilatura's text rebuilt with the list items it dropped must keep this share
+# of its words (see _fill_lists).
+FILL_CONTAINMENT = 0.5
 _DATE_PARAMS = {"original_date": True, "extensive_search": False}
 # Below this many words the body is a placeholder and a longer description wins.
 MIN_BODY_WORDS = 15
@@ -336,7 +339,14 @@ def _fill_lists(text: str, blocks: list[Block], markdown: bool) -> str:
     if not missing:
         return ""
     chosen = [blocks[i] for i in span if kept[i] or i in missing]
-    return _tidy(render_blocks(chosen, markdown))
+    merged = _tidy(render_blocks(chosen, markdown))
+    # The merged text is rebuilt from the structural blocks; when they miss most
+    # of trafilatura's words (its text came from elsewhere on the page),
+    # rebuilding would lose them.
+    theirs = _words(text)
+    if sum((_words(merged) & theirs).values()) < FILL_CONTAINMENT * sum(theirs.values()):
+        return ""
+    return merged
 
 
 def _tidy(text: str) -> str:

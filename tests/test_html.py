@@ -448,3 +448,20 @@ def test_superscript_tags_are_not_left_in_the_text() -> None:
     text = extract_html(html).text
     assert "<sup>" not in text and "<sub>" not in text
     assert "3 m3" in text
+
+
+def test_fill_lists_puts_back_dropped_items_but_never_loses_trafilaturas_text() -> None:
+    from crawler._html import _fill_lists
+    from crawler._html_dom import Block
+
+    first = "The kettle boils a litre of water in three minutes flat."
+    second = "The lid opens wide enough to clean the scale inside easily."
+    blocks = [
+        Block(first, first, 0, "p", "div>p.", None),
+        Block("Capacity 1.7 litres", "Capacity 1.7 litres", 0, "li", "ul>li.", None),
+        Block(second, second, 0, "p", "div>p.", None),
+    ]
+    merged = _fill_lists(f"{first}\n\n{second}", blocks, markdown=True)
+    assert merged == f"{first}\n\n- Capacity 1.7 litres\n\n{second}"
+    elsewhere = " ".join(["Reviews from buyers who found the kettle loud at night."] * 4)
+    assert _fill_lists(f"{first}\n\n{second}\n\n{elsewhere}", blocks, markdown=True) == ""
