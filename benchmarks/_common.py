@@ -44,6 +44,7 @@ __all__ = [
     "optional_import",
     "package_versions",
     "parse_args",
+    "run_section",
     "prose_text",
     "run_isolated",
     "single_line_text",
@@ -252,6 +253,25 @@ def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespa
         help="seconds allowed to one system on one input before it is reported as a timeout",
     )
     return parser.parse_args(list(argv) if argv is not None else None)
+
+
+def run_section(
+    argv: Sequence[str] | None,
+    doc: str,
+    title: str,
+    run: Callable[[bool, float | None], str],
+) -> str:
+    """Shared ``main()`` of the benchmark scripts: parse the flags, run offline, print the section.
+
+    ``run(quick, timeout)`` returns the markdown body; the returned text is the whole section.
+    """
+    args = parse_args(argv, doc.splitlines()[0])
+    ensure_offline_tiktoken()
+    with NetworkGuard() as guard:
+        body = run(args.quick, args.timeout)
+    text = f"### {title}{' (quick)' if args.quick else ''}\n\n{body}\n\n{guard.report()}\n"
+    print(text)
+    return text
 
 
 # --------------------------------------------------------------------------- measuring

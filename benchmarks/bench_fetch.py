@@ -352,13 +352,7 @@ def run(quick: bool, timeout: float | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> str:
     """Entry point: print and return the markdown section."""
-    args = _common.parse_args(argv, __doc__.splitlines()[0])
-    _common.ensure_offline_tiktoken()
-    with _common.NetworkGuard() as guard:
-        body = run(args.quick, args.timeout)
-    text = f"### Fetch{' (quick)' if args.quick else ''}\n\n{body}\n\n{guard.report()}\n"
-    print(text)
-    return text
+    return _common.run_section(argv, __doc__, "Fetch", run)
 
 
 if __name__ == "__main__":
