@@ -33,6 +33,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -479,11 +480,52 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+class _OpenSockets:
+    """The sockets of a fetcher's sync connections, so :meth:`abort` can wake blocked I/O.
+
+    Closing a socket does not wake a thread blocked reading it; shutting it down does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.aborted = False
+
+    def add(self, stream: httpcore.NetworkStream) -> None:
+        sock = stream.get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            aborted = self.aborted
+            if not aborted:
+                self._socks.add(sock)
+        if aborted:  # aborted while this one was connecting
+            _shutdown(sock)
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            socks = list(self._socks)
+            self._socks.clear()
+        for sock in socks:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        # The plain-socket method even for TLS sockets: it wakes the reader
+        # without touching the TLS object the reading thread is using.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _DeadlineBackend(httpcore.NetworkBackend):
     """httpcore's sync backend, with streams bounded by the fetch deadline."""
 
-    def __init__(self) -> None:
+    def __init__(self, sockets: _OpenSockets | None = None) -> None:
         self._backend = httpcore.SyncBackend()
+        self._sockets = sockets
 
     def connect_tcp(
         self,
@@ -493,9 +535,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
+        if self._sockets is not None and self._sockets.aborted:
+            raise httpcore.ConnectError("the fetcher was aborted")
         stream = self._backend.connect_tcp(
             host, port, _cap(timeout, httpcore.ConnectTimeout), local_address, socket_options
         )
+        if self._sockets is not None:
+            self._sockets.add(stream)
         return _DeadlineStream(stream)
 
     def connect_unix_socket(
@@ -507,7 +553,9 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def _http_transport(verify: bool | str | ssl.SSLContext, *, keepalive: bool) -> httpx.HTTPTransport:
+def _http_transport(
+    verify: bool | str | ssl.SSLContext, *, keepalive: bool, sockets: _OpenSockets | None = None
+) -> httpx.HTTPTransport:
     """An ``httpx.HTTPTransport`` whose connections obey the sync fetch deadline."""
     limits = httpx.Limits() if keepalive else httpx.Limits(max_keepalive_connections=0)
     transport = httpx.HTTPTransport(verify=_ssl_context(verify), limits=limits)
@@ -519,7 +567,7 @@ def _http_transport(verify: bool | str | ssl.SSLContext, *, keepalive: bool) -> 
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_DeadlineBackend(),
+        network_backend=_DeadlineBackend(sockets),
     )
     return transport
 
@@ -532,12 +580,15 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
     address. Past ``_MAX_TLS_POOLS`` names, a pool without keep-alive is used.
     """
 
-    def __init__(self, *, verify: bool | str | ssl.SSLContext) -> None:
+    def __init__(
+        self, *, verify: bool | str | ssl.SSLContext, sockets: _OpenSockets | None = None
+    ) -> None:
         self._verify = verify
+        self._sockets = sockets
         self._lock = threading.Lock()
         self._pools: dict[str, httpx.HTTPTransport] = {}
-        self._plain = _http_transport(verify, keepalive=True)
-        self._overflow = _http_transport(verify, keepalive=False)
+        self._plain = _http_transport(verify, keepalive=True, sockets=sockets)
+        self._overflow = _http_transport(verify, keepalive=False, sockets=sockets)
 
     def _pool(self, request: httpx.Request) -> httpx.HTTPTransport:
         name = request.extensions.get("sni_hostname")
@@ -548,7 +599,9 @@ class _TLSPartitionedTransport(httpx.BaseTransport):
             if pool is None:
                 if len(self._pools) >= _MAX_TLS_POOLS:
                     return self._overflow
-                pool = self._pools[name] = _http_transport(self._verify, keepalive=True)
+                pool = self._pools[name] = _http_transport(
+                    self._verify, keepalive=True, sockets=self._sockets
+                )
             return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -846,7 +899,14 @@ class Fetcher:
             resolver=resolver,
         )
         self._transport = transport
+        # An injected transport is shared by one sync client; the default one gets a
+        # client (and connection pool) per thread: httpcore's pool scans every
+        # connection on each request under one lock, which a thread pool contends on.
         self._client: httpx.Client | None = None
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._generation = 0
+        self._sockets = _OpenSockets()
         self._aclient: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
         self.robots = RobotsCache(self)
@@ -866,19 +926,48 @@ class Fetcher:
 
     @property
     def client(self) -> httpx.Client:
-        """The sync httpx client (created on first use)."""
+        """The sync httpx client of this thread (created on first use).
+
+        Sync fetches may run on many threads at once; each thread gets its own
+        client unless a transport was injected, which all threads then share.
+        """
+        mine = getattr(self._local, "client", None)
+        if mine is not None and mine[0] == self._generation:
+            return mine[1]
         with self._lock:
-            if self._client is None:
-                transport = self._transport
-                if transport is None:
-                    transport = _TLSPartitionedTransport(verify=self.config.verify)
-                elif not isinstance(transport, httpx.BaseTransport):
+            transport = self._transport
+            if transport is not None:
+                if not isinstance(transport, httpx.BaseTransport):
                     raise TypeError(
                         "this Fetcher was given an async-only transport; use afetch(), "
                         "or pass an httpx.BaseTransport for sync fetches"
                     )
-                self._client = httpx.Client(transport=transport, **self._client_kwargs())
-            return self._client
+                if self._client is None:
+                    self._client = httpx.Client(transport=transport, **self._client_kwargs())
+                return self._client
+            if self._sockets.aborted:
+                self._sockets = _OpenSockets()  # a fetcher closed after abort() is reusable
+            client = httpx.Client(
+                transport=_TLSPartitionedTransport(
+                    verify=self.config.verify, sockets=self._sockets
+                ),
+                **self._client_kwargs(),
+            )
+            self._clients.append(client)
+            self._local.client = (self._generation, client)
+            return client
+
+    def abort(self) -> None:
+        """Make the sync fetches running on other threads fail now, then :meth:`close`.
+
+        Their sockets are shut down (a blocked read returns at once), no new
+        connection is made and nothing is retried; each such fetch raises
+        :class:`~crawler.errors.ConnectError`. Used to cancel a batch (Ctrl-C).
+        """
+        with self._lock:
+            sockets = self._sockets
+        sockets.abort()
+        self.close()
 
     @property
     def aclient(self) -> httpx.AsyncClient:
@@ -896,11 +985,15 @@ class Fetcher:
         return self._aclient
 
     def close(self) -> None:
-        """Close the sync client (the async one needs :meth:`aclose`)."""
+        """Close the sync clients (the async one needs :meth:`aclose`)."""
         with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+            clients = [*self._clients, self._client]
+            self._client = None
+            self._clients = []
+            self._generation += 1
+        for client in clients:
+            if client is not None:
+                client.close()
 
     async def aclose(self) -> None:
         """Close both clients."""
@@ -1056,6 +1149,8 @@ class Fetcher:
                     continue
                 raise map_httpx_error(exc, state.url) from exc
             except _RETRYABLE_TRANSPORT as exc:
+                if self._sockets.aborted:
+                    raise map_httpx_error(exc, state.url) from exc
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1  # try the next checked address first
                     continue
@@ -1186,12 +1281,7 @@ class _Watchdog:
 
     @staticmethod
     def _fire(sock: socket.socket) -> None:
-        try:
-            # The plain-socket method even for TLS sockets: it wakes the reader
-            # without touching the TLS object the reading thread is using.
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
+        _shutdown(sock)
 
     def cancel(self) -> None:
         if self._timer is not None:

@@ -159,6 +159,45 @@ def test_fetch_many_and_crawl_with_an_injected_transport() -> None:
     assert seen[-3:] == ["mock.example/robots.txt", "mock.example/", "mock.example/next"]
 
 
+def test_fetch_many_with_an_async_only_transport() -> None:
+    class AsyncOnly(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, text="async " + request.headers["host"])
+
+    urls = ["https://one.example/", "https://two.example/"]
+    results = fetch_many(urls, transport=AsyncOnly(), resolver=lambda host: ["93.184.216.34"])
+    assert [r.page.text for r in results if r.page] == ["async one.example", "async two.example"]
+
+
+def _fetch_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("crawler-fetch"))
+
+
+def test_fetch_many_runs_on_worker_threads_and_leaves_none_behind() -> None:
+    with Site() as site:
+        site.add("/x", "x", content_type="text/plain")
+        results = fetch_many([site.url("/x")] * 20, concurrency=4, **LOCAL)
+    assert all(r.ok for r in results) and len(results) == 20
+    assert _fetch_threads() == 0
+
+
+def test_ctrl_c_cancels_fetch_many_and_its_requests_in_flight() -> None:
+    with Site() as site:
+        for i in range(8):
+            site.add(f"/slow{i}", "slow", content_type="text/plain", delay=30)
+        urls = [site.url(f"/slow{i}") for i in range(8)]
+        timer = threading.Timer(0.5, _thread.interrupt_main)  # what Ctrl-C does
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            fetch_many(urls, concurrency=4, **LOCAL)
+        timer.join()
+        elapsed = time.monotonic() - start
+        assert elapsed < 5  # the 30 s requests were cut, not awaited
+        assert len(site.requests) <= 4  # queued URLs were never requested
+    assert _fetch_threads() == 0
+
+
 @pytest.mark.parametrize(
     ("urls", "options", "error", "message"),
     [

@@ -319,6 +319,54 @@ def test_header_drip_is_cut_by_total_deadline(header_drip: str, mode: str) -> No
     assert time.monotonic() - started < 1.6
 
 
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_abort_ends_sync_fetches_blocked_on_other_threads(
+    server: PageServer, header_drip: str, phase: str
+) -> None:
+    url = header_drip if phase == "headers" else server.url("/stall?n=2&delay=0.1&stall=8")
+    fetcher = Fetcher(allow_private=True, timeout=20)
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            fetcher.fetch(url)
+        except CrawlerError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    time.sleep(0.6)
+    started = time.monotonic()
+    fetcher.abort()
+    worker.join(5)
+    assert not worker.is_alive() and time.monotonic() - started < 1.5
+    assert [type(exc) for exc in outcome] == [ConnectError]  # no retry after the abort
+    assert fetcher.fetch(server.url("/plain.txt")).text == "plain text\n"  # usable again
+    fetcher.close()
+
+
+def test_sync_clients_are_per_thread_unless_a_transport_is_injected(server: PageServer) -> None:
+    fetcher = Fetcher(**LOCAL)
+    clients: list[httpx.Client] = []
+    worker = threading.Thread(target=lambda: clients.append(fetcher.client))
+    worker.start()
+    worker.join()
+    assert fetcher.client is fetcher.client and fetcher.client is not clients[0]
+    assert fetcher.fetch(server.url("/plain.txt")).status_code == 200
+    first = fetcher.client
+    fetcher.close()
+    assert clients[0].is_closed and first.is_closed
+    assert fetcher.fetch(server.url("/plain.txt")).status_code == 200  # a fresh client
+    fetcher.close()
+    shared = Fetcher(transport=httpx.MockTransport(lambda r: httpx.Response(200)), **LOCAL)
+    seen: list[httpx.Client] = []
+    worker = threading.Thread(target=lambda: seen.append(shared.client))
+    worker.start()
+    worker.join()
+    assert seen == [shared.client]
+    shared.close()
+
+
 def test_async_drip_is_cut_by_total_deadline(server: PageServer) -> None:
     started = time.monotonic()
     with pytest.raises(FetchTimeout):
