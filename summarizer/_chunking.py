@@ -30,7 +30,7 @@ import tiktoken
 
 from ._tokens import Tokenizer, get_tokenizer
 
-__all__ = ["MIN_FILL", "Chunk", "split_text"]
+__all__ = ["MIN_FILL", "Chunk", "split_encoded", "split_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,18 @@ def split_text(
             (possible only below 4 tokens).
     """
     _check_budget(budget)
-    tok = get_tokenizer(tokenizer)
+    return split_encoded(text, budget, get_tokenizer(tokenizer))
+
+
+def split_encoded(
+    text: str, budget: int, tok: Tokenizer, tokens: list[int] | None = None
+) -> list[Chunk]:
+    """:func:`split_text` with a resolved tokenizer and, optionally, ``tok.encode(text)``.
+
+    For callers that already tokenized ``text`` (the engine counts it first), so that it is
+    not tokenized again. ``tokens`` must be exactly ``tok.encode(text)``.
+    """
+    _check_budget(budget)
     if not text:
         return []
     encoding = tok.encoding
@@ -149,7 +160,7 @@ def split_text(
         except UnicodeEncodeError:  # lone surrogates: tiktoken would replace them
             data = None
         if data is not None:
-            chunks = _split_with_encoding(text, data, budget, tok, encoding)
+            chunks = _split_with_encoding(text, data, budget, tok, encoding, tokens)
             if chunks is not None:
                 return chunks
     return _split_with_counter(text, budget, tok)
@@ -177,9 +188,15 @@ def _token_lengths(encoding: tiktoken.Encoding) -> list[int]:
 
 
 def _split_with_encoding(
-    text: str, data: bytes, budget: int, tok: Tokenizer, encoding: tiktoken.Encoding
+    text: str,
+    data: bytes,
+    budget: int,
+    tok: Tokenizer,
+    encoding: tiktoken.Encoding,
+    tokens: list[int] | None = None,
 ) -> list[Chunk] | None:
-    tokens = encoding.encode_ordinary(text)
+    if tokens is None:
+        tokens = encoding.encode_ordinary(text)
     lengths = _token_lengths(encoding)
     # offsets[i] is the byte offset where token i starts; offsets[-1] == len(data).
     offsets = list(itertools.accumulate(map(lengths.__getitem__, tokens), initial=0))

@@ -2,8 +2,15 @@
 
 Every request is measured in tokens of the rendered chat request: the content of all
 messages, plus :data:`~summarizer._prompts.MESSAGE_OVERHEAD` per message and
-:data:`~summarizer._prompts.REPLY_OVERHEAD`, plus a safety margin (5% by default). That
-count plus the ``max_tokens`` the request asks for never exceeds the context window.
+:data:`~summarizer._prompts.REPLY_OVERHEAD`, plus a safety margin. That count plus the
+``max_tokens`` the request asks for never exceeds the context window.
+
+The safety margin covers a difference between the tokenizer we count with and the model's.
+By default it is :data:`EXACT_SAFETY_MARGIN` (1%) when the tokenizer is known to be the
+model's: a tokenizer passed by the caller, a backend that carries its own tokenizer (the
+offline ``extractive`` and ``fake`` backends), or a model name whose encoding is known (the
+OpenAI families). Otherwise, e.g. a local model counted with ``o200k_base`` as an
+approximation, it is :data:`DEFAULT_SAFETY_MARGIN` (5%). ``safety_margin=`` overrides both.
 
 The run:
 
@@ -40,7 +47,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._backend import Backend, Completion
-from ._chunking import Chunk, split_text
+from ._chunking import Chunk, split_encoded
 from ._prompts import Prompts, count_message_tokens
 from ._tokens import DEFAULT_ENCODING, Tokenizer, get_tokenizer
 from .errors import (
@@ -57,6 +64,7 @@ __all__ = [
     "DEFAULT_MAX_LEVELS",
     "DEFAULT_SAFETY_MARGIN",
     "DEFAULT_TARGET_TOKENS",
+    "EXACT_SAFETY_MARGIN",
     "PartialSummary",
     "Plan",
     "ProgressEvent",
@@ -77,8 +85,10 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_TARGET_TOKENS = 512
 #: Most levels (the map level counts as one) before giving up.
 DEFAULT_MAX_LEVELS = 8
-#: Share added to every counted prompt, for tokenizer differences between us and the server.
+#: Share added to every counted prompt when our tokenizer only approximates the model's.
 DEFAULT_SAFETY_MARGIN = 0.05
+#: Share added when the tokenizer is known to be the model's (counts are exact).
+EXACT_SAFETY_MARGIN = 0.01
 #: A non-final level whose outputs are not below this share of its input is tightened.
 SHRINK_RATIO = 0.8
 #: Joins partial summaries in a combine request.
@@ -275,6 +285,7 @@ class _Job:
     part: int
     parts: int
     skip: bool = False
+    text_tokens: int | None = None  # tokenizer.count(text), when already known
 
 
 # -- the configured object --------------------------------------------------------------
@@ -295,17 +306,21 @@ def _resolve_backend(backend: Backend | str) -> Backend:
     return backend
 
 
-def _default_tokenizer(backend: Backend) -> Tokenizer:
+def _default_tokenizer(backend: Backend) -> tuple[Tokenizer, bool]:
+    """The backend's tokenizer and whether it is known to count as the model does."""
     own = getattr(backend, "tokenizer", None)
     if isinstance(own, Tokenizer):
-        return own
+        return own, True
     model = getattr(backend, "model", None)
     if isinstance(model, str) and model:
         try:
-            return Tokenizer.for_model(model, default=DEFAULT_ENCODING)
+            return Tokenizer.for_model(model), True
         except ValueError:
-            pass
-    return get_tokenizer(None)
+            try:
+                return Tokenizer.for_model(model, default=DEFAULT_ENCODING), False
+            except ValueError:
+                pass
+    return get_tokenizer(None), False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -323,7 +338,10 @@ class Summarizer:
         language: output language ("French", "de"...).
         prompts: the map and combine templates.
         max_levels: most levels (the map level included) before giving up.
-        safety_margin: share added to every counted prompt.
+        safety_margin: share added to every counted prompt; default
+            :data:`EXACT_SAFETY_MARGIN` (0.01) when the tokenizer is known to be the
+            model's (passed by you, carried by the backend, or the encoding of a known
+            model name), else :data:`DEFAULT_SAFETY_MARGIN` (0.05).
     """
 
     backend: Backend | str = "extractive"
@@ -335,15 +353,19 @@ class Summarizer:
     language: str | None = None
     prompts: Prompts = field(default_factory=Prompts)
     max_levels: int = DEFAULT_MAX_LEVELS
-    safety_margin: float = DEFAULT_SAFETY_MARGIN
+    safety_margin: float | None = None
 
     def __post_init__(self) -> None:
         backend = _resolve_backend(self.backend)
         object.__setattr__(self, "backend", backend)
-        tokenizer = (
-            _default_tokenizer(backend) if self.tokenizer is None else get_tokenizer(self.tokenizer)
-        )
+        if self.tokenizer is None:
+            tokenizer, exact = _default_tokenizer(backend)
+        else:
+            tokenizer, exact = get_tokenizer(self.tokenizer), True
         object.__setattr__(self, "tokenizer", tokenizer)
+        if self.safety_margin is None:
+            margin = EXACT_SAFETY_MARGIN if exact else DEFAULT_SAFETY_MARGIN
+            object.__setattr__(self, "safety_margin", margin)
         for name in ("concurrency", "target_tokens", "max_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -356,7 +378,11 @@ class Summarizer:
             raise ValueError(
                 f"context_window must be a positive integer, got {self.context_window!r}"
             )
-        if not 0 <= self.safety_margin <= 1:
+        if (
+            isinstance(self.safety_margin, bool)
+            or not isinstance(self.safety_margin, int | float)
+            or not 0 <= self.safety_margin <= 1
+        ):
             raise ValueError(f"safety_margin must be between 0 and 1, got {self.safety_margin!r}")
         if not isinstance(self.prompts, Prompts):
             raise TypeError(f"prompts must be a Prompts, got {type(self.prompts).__name__}")
@@ -367,6 +393,11 @@ class Summarizer:
     def _tok(self) -> Tokenizer:
         assert isinstance(self.tokenizer, Tokenizer)
         return self.tokenizer
+
+    @property
+    def _margin(self) -> float:
+        assert self.safety_margin is not None
+        return self.safety_margin
 
     @property
     def _backend(self) -> Backend:
@@ -535,8 +566,8 @@ class Summarizer:
             language=self.language,
         )
 
-    def _raw(self, messages: list) -> int:
-        return count_message_tokens(messages, self._tok)
+    def _raw(self, messages: list, known: tuple[str, int] | None = None) -> int:
+        return count_message_tokens(messages, self._tok, known=known)
 
     def _geometry(self, window: int) -> _Geometry:
         tok = self._tok
@@ -544,7 +575,7 @@ class Summarizer:
         widest = max(self.target_tokens, window)
         map_base = self._raw(self._render("map", "", widest, big, big)) + _ITEM_SLACK
         combine_base = self._raw(self._render("combine", "", widest, big, big)) + _ITEM_SLACK
-        margin = self.safety_margin
+        margin = self._margin
 
         def prompt_space(cap: int) -> int:
             return math.floor((window - cap) / (1 + margin))
@@ -594,27 +625,30 @@ class Summarizer:
         base = max(
             self._raw(self._render(step, "", window, big, big)) for step in ("map", "combine")
         )
-        return window - math.ceil(
-            (base + _ITEM_SLACK + _MIN_CHUNK_TOKENS) * (1 + self.safety_margin)
-        )
+        return window - math.ceil((base + _ITEM_SLACK + _MIN_CHUNK_TOKENS) * (1 + self._margin))
 
-    def _single_call(self, text: str, geometry: _Geometry) -> bool:
-        return geometry.fits(self._raw(self._render("map", text, geometry.target)), geometry.target)
+    def _single_call(self, text: str, geometry: _Geometry, total: int) -> bool:
+        messages = self._render("map", text, geometry.target)
+        return geometry.fits(self._raw(messages, (text, total)), geometry.target)
 
-    def _split(self, text: str, geometry: _Geometry, total: int) -> list[Chunk]:
+    def _split(
+        self, text: str, geometry: _Geometry, total: int, tokens: list[int] | None
+    ) -> list[Chunk]:
         budget = geometry.chunk_budget
         count = max(2, math.ceil(total / budget))
         # Balanced chunks: aim a little above the mean so the last one is not a sliver.
         balanced = min(budget, max(_MIN_CHUNK_TOKENS, math.ceil(total / count * 1.05) + 8))
         for _ in range(6):
-            chunks = split_text(text, balanced, tokenizer=self._tok)
+            chunks = split_encoded(text, balanced, self._tok, tokens)
+            # Every map request is counted exactly; the chunk's own count is reused.
             worst = next(
                 (
                     c
                     for i, c in enumerate(chunks)
                     if not geometry.fits(
                         self._raw(
-                            self._render("map", c.text, geometry.part_cap, i + 1, len(chunks))
+                            self._render("map", c.text, geometry.part_cap, i + 1, len(chunks)),
+                            (c.text, c.tokens),
                         ),
                         geometry.part_cap,
                     )
@@ -630,9 +664,12 @@ class Summarizer:
         )
 
     def _plan(self, text: str, geometry: _Geometry) -> tuple[Plan, list[Chunk]]:
-        total = self._tok.count(text)
+        tok = self._tok
+        # Tokenized once: the count, the single-call check and the split all use it.
+        tokens = tok.encode(text) if tok.can_encode else None
+        total = len(tokens) if tokens is not None else tok.count(text)
         name = self._backend.name
-        if self._single_call(text, geometry):
+        if self._single_call(text, geometry, total):
             plan = Plan(
                 input_tokens=total,
                 context_window=geometry.window,
@@ -648,7 +685,7 @@ class Summarizer:
                 backend=name,
             )
             return plan, []
-        chunks = self._split(text, geometry, total)
+        chunks = self._split(text, geometry, total, tokens)
         count = len(chunks)
         calls, levels = count, 1
         capacity = geometry.group_capacity
@@ -716,11 +753,25 @@ class _Run:
     async def execute(self, text: str, chunks: list[Chunk]) -> str:
         geometry = self.geometry
         if not chunks:  # the plan found that the text fits one request
-            job = _Job(0, 0, len(text), "map", text, geometry.target, self.plan.input_tokens, 1, 1)
+            total = self.plan.input_tokens
+            job = _Job(
+                0, 0, len(text), "map", text, geometry.target, total, 1, 1, text_tokens=total
+            )
             (only,) = await self._level(1, [job])
             return only.text
         jobs = [
-            _Job(i, c.start, c.end, "map", c.text, geometry.part_cap, c.tokens, i + 1, len(chunks))
+            _Job(
+                i,
+                c.start,
+                c.end,
+                "map",
+                c.text,
+                geometry.part_cap,
+                c.tokens,
+                i + 1,
+                len(chunks),
+                text_tokens=c.tokens,
+            )
             for i, c in enumerate(chunks)
         ]
         for job in jobs:
@@ -744,7 +795,10 @@ class _Run:
             if len(useful) == 1:
                 return useful[0].text
             joined = SEPARATOR.join(p.text for p in useful)
-            raw = self.config._raw(self.config._render("combine", joined, geometry.target))
+            joined_tokens = self.tok.count(joined)
+            raw = self.config._raw(
+                self.config._render("combine", joined, geometry.target), (joined, joined_tokens)
+            )
             if geometry.fits(raw, geometry.part_cap):
                 # The slack covers the prompt re-rendered with a smaller {target_tokens}.
                 room = geometry.window - geometry.prompt_cost(raw) - _ITEM_SLACK
@@ -759,6 +813,7 @@ class _Run:
                     sum(p.tokens for p in partials),
                     1,
                     1,
+                    text_tokens=joined_tokens,
                 )
                 (final,) = await self._level(level, [job])
                 return final.text
@@ -869,8 +924,7 @@ class _Run:
 
         async def run_one(job: _Job) -> None:
             nonlocal done
-            text = "" if job.skip else await self._call(level, job, total)
-            tokens = self.tok.count(text) if text else 0
+            text, tokens = ("", 0) if job.skip else await self._call(level, job, total)
             results[job.index] = PartialSummary(level, job.index, job.start, job.end, text, tokens)
             done += 1
             self._progress(level, done, total)
@@ -906,10 +960,12 @@ class _Run:
             self.completed.extend(ordered)
         return ordered
 
-    async def _call(self, level: int, job: _Job, total: int) -> str:
+    async def _call(self, level: int, job: _Job, total: int) -> tuple[str, int]:
+        """Make one request; return the output (stripped, within the cap) and its tokens."""
         config = self.config
         messages = config._render(job.step, job.text, job.cap, job.part, job.parts)
-        raw = config._raw(messages)
+        known = None if job.text_tokens is None else (job.text, job.text_tokens)
+        raw = config._raw(messages, known)
         if not self.geometry.fits(raw, job.cap):  # a bug, not a user error
             raise SummarizerError(
                 f"internal error: a request of {raw} tokens + {job.cap} does not fit the "
@@ -947,6 +1003,7 @@ class _Run:
         tokens = self.tok.count(text)
         if tokens > job.cap:
             text = self.tok.truncate(text, job.cap).rstrip()
+            tokens = self.tok.count(text)
             self.truncated += 1
         if not text:
             self.empty += 1
@@ -960,7 +1017,7 @@ class _Run:
                 job.start,
                 job.end,
             )
-        return text
+        return text, tokens
 
     def _account(self, completion: Completion, raw: int) -> None:
         self.prompt_tokens += completion.prompt_tokens if completion.prompt_tokens else raw

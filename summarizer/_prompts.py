@@ -48,9 +48,26 @@ MESSAGE_OVERHEAD = 4
 REPLY_OVERHEAD = 3
 
 
-def count_message_tokens(messages: Sequence[Message], tokenizer: Tokenizer) -> int:
-    """Prompt tokens of a chat request: every message's content plus the chat overheads."""
-    return sum(tokenizer.count(m["content"]) + MESSAGE_OVERHEAD for m in messages) + REPLY_OVERHEAD
+def count_message_tokens(
+    messages: Sequence[Message], tokenizer: Tokenizer, *, known: tuple[str, int] | None = None
+) -> int:
+    """Prompt tokens of a chat request: every message's content plus the chat overheads.
+
+    Args:
+        messages: the request's messages.
+        tokenizer: counts each content.
+        known: ``(text, tokens)`` with ``tokens == tokenizer.count(text)`` already counted:
+            a content equal to ``text`` is not tokenized again (counts stay exact).
+    """
+    total = REPLY_OVERHEAD
+    for message in messages:
+        content = message["content"]
+        if known is not None and content == known[0]:
+            total += known[1]
+        else:
+            total += tokenizer.count(content)
+        total += MESSAGE_OVERHEAD
+    return total
 
 
 DEFAULT_MAP_SYSTEM = (

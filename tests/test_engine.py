@@ -37,19 +37,20 @@ from summarizer import (
     asummarize,
     summarize,
 )
-from summarizer._engine import DEFAULT_SAFETY_MARGIN
+from summarizer._engine import DEFAULT_SAFETY_MARGIN, EXACT_SAFETY_MARGIN
 from summarizer._prompts import count_message_tokens
 
 TOK = Tokenizer.from_encoding("o200k_base")
 
 
-def assert_every_request_fits(backend: FakeBackend, window: int) -> None:
+def assert_every_request_fits(
+    backend: FakeBackend, window: int, margin: float = EXACT_SAFETY_MARGIN
+) -> None:
     for call in backend.calls:
         assert call.prompt_tokens + call.max_tokens <= window, call
-        # and with the safety margin the engine budgets for
-        assert math.ceil(call.prompt_tokens * (1 + DEFAULT_SAFETY_MARGIN)) + call.max_tokens <= (
-            window
-        )
+        # and with the safety margin the engine budgets for (the fake backend's tokenizer
+        # is the one it counts with, so by default the margin for exact tokenizers applies)
+        assert math.ceil(call.prompt_tokens * (1 + margin)) + call.max_tokens <= window
 
 
 # -- the basic contract ----------------------------------------------------------------------
@@ -406,6 +407,72 @@ def test_bad_config_is_a_value_error(kwargs, message) -> None:
         Summarizer(backend=FakeBackend(), **kwargs)
 
 
+class _ModelOnlyBackend:
+    """A backend that names its model but carries no tokenizer."""
+
+    name = "model-only"
+    context_window = 8192
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+
+    def complete(self, messages, *, max_tokens):  # pragma: no cover - never called
+        raise AssertionError("no call expected")
+
+    async def acomplete(self, messages, *, max_tokens):  # pragma: no cover - never called
+        raise AssertionError("no call expected")
+
+
+@pytest.mark.parametrize(
+    ("options", "margin"),
+    [
+        ({"backend": FakeBackend()}, EXACT_SAFETY_MARGIN),
+        ({"backend": "extractive"}, EXACT_SAFETY_MARGIN),
+        ({"backend": _ModelOnlyBackend("gpt-4o-mini")}, EXACT_SAFETY_MARGIN),
+        ({"backend": _ModelOnlyBackend("openai/gpt-4")}, EXACT_SAFETY_MARGIN),
+        ({"backend": _ModelOnlyBackend("llama-3.1-8b-instruct")}, DEFAULT_SAFETY_MARGIN),
+        ({"backend": _ModelOnlyBackend(None)}, DEFAULT_SAFETY_MARGIN),
+        (
+            {"backend": _ModelOnlyBackend("llama-3.1-8b-instruct"), "tokenizer": len},
+            EXACT_SAFETY_MARGIN,
+        ),
+        ({"backend": _ModelOnlyBackend("gpt-4o"), "safety_margin": 0.2}, 0.2),
+        ({"backend": _ModelOnlyBackend("mistral"), "safety_margin": 0}, 0),
+    ],
+    ids=[
+        "fake",
+        "extractive",
+        "known-model",
+        "prefixed-model",
+        "unknown-model",
+        "no-model",
+        "own-tokenizer",
+        "explicit",
+        "explicit-zero",
+    ],
+)
+def test_safety_margin_is_small_only_when_the_tokenizer_is_known(options, margin) -> None:
+    assert Summarizer(**options).safety_margin == margin
+
+
+def test_smaller_margin_packs_fuller_requests_that_still_fit() -> None:
+    text = " ".join(sectioned_text(240).split())  # one paragraph: cuts fall near the budget
+    largest, chunks = {}, {}
+    for margin in (0.0, 0.05):
+        backend = FakeBackend(compress_model, context_window=1500)
+        result = Summarizer(backend=backend, target_tokens=200, safety_margin=margin).run(text)
+        assert_every_request_fits(backend, 1500, margin)
+        largest[margin] = max(c.prompt_tokens + c.max_tokens for c in backend.calls)
+        chunks[margin] = result.stats.chunks
+    assert largest[0.0] > largest[0.05] and largest[0.0] >= 0.98 * 1500
+    assert chunks[0.0] < chunks[0.05]
+
+
+def test_safety_margin_must_be_a_number() -> None:
+    with pytest.raises(ValueError, match="safety_margin"):
+        Summarizer(backend=FakeBackend(), safety_margin=True)  # type: ignore[arg-type]
+
+
 def test_blank_text_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="nothing to summarize"):
         Summarizer(backend=FakeBackend()).run("  \n ")
@@ -549,3 +616,41 @@ def test_property_terminates_and_every_request_fits(
     assert len(backend.calls) == result.stats.calls <= plan.max_calls
     assert TOK.count(result.summary) <= target
     assert_every_request_fits(backend, window)
+
+
+def test_count_message_tokens_reuses_a_known_count_only_for_equal_content() -> None:
+    text = sectioned_text(2)
+    messages = Prompts().render("map", text, target_tokens=100)
+    exact = count_message_tokens(messages, TOK)
+    assert count_message_tokens(messages, TOK, known=(text, TOK.count(text))) == exact
+    # a known count is trusted for equal content only: other contents are still counted
+    assert count_message_tokens(messages, TOK, known=("something else", 10**6)) == exact
+    assert count_message_tokens(messages, TOK, known=(text, 0)) < exact
+
+
+def test_run_tokenizes_the_input_once_and_counts_each_map_request_without_it() -> None:
+    seen: list[str] = []
+    exact = Tokenizer.from_encoding("o200k_base")
+
+    class Spy(Tokenizer):
+        __slots__ = ()
+
+        def count(self, text: str) -> int:
+            seen.append(text)
+            return super().count(text)
+
+        def encode(self, text: str) -> list[int]:
+            seen.append(text)
+            return super().encode(text)
+
+    spy = Spy("o200k_base", encoding=exact.encoding)
+    text = sectioned_text(30)
+    backend = FakeBackend(compress_model, context_window=1500)
+    result = Summarizer(backend=backend, tokenizer=spy, target_tokens=200).run(text)
+    assert result.stats.chunks > 2
+    assert_every_request_fits(backend, 1500)
+    # The whole text is tokenized once; each chunk is counted once (the splitter verifies
+    # it) and its map request reuses that count instead of tokenizing the chunk again.
+    assert seen.count(text) == 1
+    big = [s for s in seen if len(s) > 2000]
+    assert len(big) == len(set(big)) >= 1 + result.stats.chunks
