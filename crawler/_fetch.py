@@ -947,15 +947,19 @@ class Fetcher:
                 return self._client
             if self._sockets.aborted:
                 self._sockets = _OpenSockets()  # a fetcher closed after abort() is reusable
-            client = httpx.Client(
-                transport=_TLSPartitionedTransport(
-                    verify=self.config.verify, sockets=self._sockets
-                ),
-                **self._client_kwargs(),
-            )
+            sockets, generation = self._sockets, self._generation
+        # Built outside the lock: the first one loads the CA certificates.
+        client = httpx.Client(
+            transport=_TLSPartitionedTransport(verify=self.config.verify, sockets=sockets),
+            **self._client_kwargs(),
+        )
+        with self._lock:
+            if generation != self._generation:  # closed meanwhile: it must not leak
+                client.close()
+                raise RuntimeError("the Fetcher was closed while a sync fetch was starting")
             self._clients.append(client)
-            self._local.client = (self._generation, client)
-            return client
+        self._local.client = (generation, client)
+        return client
 
     def abort(self) -> None:
         """Make the sync fetches running on other threads fail now, then :meth:`close`.
@@ -1266,12 +1270,16 @@ class _Watchdog:
 
     httpcore fixes the read timeout when the body starts; a server that sends a
     byte now and then and stalls right before the deadline could otherwise hold
-    the caller for up to twice ``timeout``.
+    the caller for up to twice ``timeout``. Streams of the fetcher's own
+    transport (:class:`_DeadlineStream`) already cut every read at the deadline
+    and need no timer thread: only injected transports get one.
     """
 
     def __init__(self, response: httpx.Response, deadline: float) -> None:
         self._timer: threading.Timer | None = None
         stream = response.extensions.get("network_stream")
+        if isinstance(stream, _DeadlineStream):
+            return
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
             delay = max(deadline - time.monotonic(), 0.0)
