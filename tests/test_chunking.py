@@ -6,10 +6,10 @@ import random
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from summarizer._chunking import MIN_FILL, Chunk, split_text
+from summarizer._chunking import MIN_FILL, Chunk, _piece_boundary, split_text
 from summarizer._tokens import Tokenizer, get_tokenizer
 
 O200K = get_tokenizer("o200k_base")
@@ -233,3 +233,40 @@ def test_ten_megabyte_single_line_is_fast() -> None:
     assert "".join(c.text for c in chunks) == text
     assert max(c.tokens for c in chunks) <= 1000
     assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 1000
+
+
+BOUNDARY_TEXT = st.lists(  # few symbols, so that rare neighbours meet often
+    st.sampled_from(
+        [" ", "  ", "\t", "\n", "\n\n", "\r", "\r\n", "\u00a0", "\u2028", "\x1c", "\x85"]
+        + [".", "!", "?", ",", ";", ":", ")", "]", '"', "'", "’", "」", "。", "！", "…", "/", "//"]
+        + ["a", "b", "Word", "WORD", "s", "t", "ll", "'s", "'t", "é", "e\u0301", "\u0301"]
+        + ["1", "42", "12345", "日", "本", "한", "🙂", "{", "=", "-", "_", "<|endoftext|>"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=BOUNDARY_TEXT)
+@example(text=".\n/x")  # [\r\n/]* runs past a line break
+@example(text="a\n \nb")  # \s*[\r\n]+ runs past spaces to the next line break
+@example(text="a\n\n \n b c")
+@example(text="x\n  \u00a0y")  # a non-ASCII blank after the spaces
+@example(text="今日。明日。")  # [^\r\n\p{L}\p{N}]?\p{L}+ joins 。 and the next letters
+@example(text="it's. It 's ok\n12345 x")
+@pytest.mark.parametrize("tokenizer", [O200K, CL100K], ids=["o200k", "cl100k"])
+def test_piece_boundaries_split_the_tokens_exactly(tokenizer: Tokenizer, text: str) -> None:
+    # The splitter trusts a chunk's share of the whole text's tokens when both its ends are
+    # sure piece boundaries: check that claim by encoding every such slice.
+    data = text.encode("utf-8")
+    whole = tokenizer.encode(text)
+    sure = [p for p in range(len(data) + 1) if _piece_boundary(data, p)]
+    assert sure[0] == 0 and sure[-1] == len(data)
+    for i, start in enumerate(sure):
+        for end in sure[i + 1 :]:
+            piece = data[start:end].decode("utf-8")
+            prefix = tokenizer.count(data[:start].decode("utf-8"))
+            assert tokenizer.encode(piece) == whole[prefix : prefix + len(tokenizer.encode(piece))]
+            assert prefix + tokenizer.count(piece) + tokenizer.count(
+                data[end:].decode("utf-8")
+            ) == (len(whole))

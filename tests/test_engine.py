@@ -649,8 +649,9 @@ def test_run_tokenizes_the_input_once_and_counts_each_map_request_without_it() -
     result = Summarizer(backend=backend, tokenizer=spy, target_tokens=200).run(text)
     assert result.stats.chunks > 2
     assert_every_request_fits(backend, 1500)
-    # The whole text is tokenized once; each chunk is counted once (the splitter verifies
-    # it) and its map request reuses that count instead of tokenizing the chunk again.
+    # The whole text is tokenized once; a chunk is counted at most once (by the splitter,
+    # when its ends are not sure token boundaries) and its map request reuses that count.
     assert seen.count(text) == 1
     big = [s for s in seen if len(s) > 2000]
-    assert len(big) == len(set(big)) >= 1 + result.stats.chunks
+    assert len(big) == len(set(big))
+    assert sum(map(len, big)) <= 2 * len(text)
