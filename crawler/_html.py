@@ -49,7 +49,7 @@ from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, fromstring
 from trafilatura.utils import decode_file, repair_faulty_html
 
-from ._html_dom import Block, dom_blocks, flatten_deep, render_blocks
+from ._html_dom import Block, dom_blocks, flatten_deep, render_blocks, strip_overlays
 from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
@@ -138,8 +138,10 @@ def extract_html(
         raise ExtractionError("The page is empty or is not HTML: nothing to extract.", url=url)
 
     markdown = output_format == "markdown"
+    # trafilatura reads a copy without cookie banners, which it may take for prose
+    clean = strip_overlays(tree)
     result = trafilatura.bare_extraction(
-        deepcopy(tree),
+        deepcopy(clean),
         url=url,
         with_metadata=True,
         include_comments=include_comments,
@@ -163,7 +165,7 @@ def extract_html(
     hint = signals.hint()
     ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
     if hint == "article" and text:
-        text, extractor = _precise_article(tree, url, text, markdown, include_comments,
+        text, extractor = _precise_article(clean, url, text, markdown, include_comments,
                                            include_tables)
     if ratio > 0 or not text:
         blocks = dom_blocks(tree, url, include_tables=include_tables)
@@ -283,9 +285,10 @@ def _precise_article(
     related-story teasers, tag lists and captions that balanced mode keeps at
     the edges of the text; when it keeps less than PRECISION_MIN_SHARE of the
     balanced text it has cut into the article itself and is not used.
+    ``tree`` is consumed: trafilatura edits it in place.
     """
     precise = trafilatura.extract(
-        deepcopy(tree), url=url, favor_precision=True, include_comments=include_comments,
+        tree, url=url, favor_precision=True, include_comments=include_comments,
         include_tables=include_tables, include_links=markdown, include_formatting=markdown,
         include_images=False, output_format="markdown" if markdown else "txt",
         with_metadata=False,

@@ -35,7 +35,7 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.html import HtmlElement
 
-__all__ = ["Block", "dom_blocks", "flatten_deep", "render_blocks"]
+__all__ = ["Block", "dom_blocks", "flatten_deep", "render_blocks", "strip_overlays"]
 
 _DROP_TAGS = (
     "script", "style", "template", "svg", "iframe", "button", "select", "option", "input",
@@ -175,6 +175,34 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
                 or element.tag in _HEADINGS or element.tag in ("a", "pre", "li", "table")):
             continue
         element.drop_tag()
+
+
+# Class or id words of cookie and consent banners (names are split on - and _).
+_OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
+
+
+def strip_overlays(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without its cookie and consent banners.
+
+    They sit outside the page's content, yet their paragraphs of legal text look
+    like prose to trafilatura, which keeps them on pages with little text. Only
+    elements holding under a tenth of the page's text go, so a page *about*
+    cookies keeps its text.
+    """
+    root = deepcopy(tree.getroottree().getroot())
+    total = len(root.text_content())
+    doomed = []
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.tag in ("html", "body", "head"):
+            continue
+        names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+        if not names.strip() or _OVERLAY_WORDS.isdisjoint(_SPLIT_CLASS.split(names)):
+            continue
+        doomed.append(element)
+    for element in doomed:
+        if element.getparent() is not None and len(element.text_content()) < 0.1 * total:
+            element.drop_tree()
+    return root
 
 
 def _inside(element: HtmlElement, tags: tuple[str, ...]) -> bool:

@@ -465,3 +465,33 @@ def test_fill_lists_puts_back_dropped_items_but_never_loses_trafilaturas_text() 
     assert merged == f"{first}\n\n- Capacity 1.7 litres\n\n{second}"
     elsewhere = " ".join(["Reviews from buyers who found the kettle loud at night."] * 4)
     assert _fill_lists(f"{first}\n\n{second}\n\n{elsewhere}", blocks, markdown=True) == ""
+
+
+def test_cookie_banners_are_stripped_before_trafilatura_reads_the_page() -> None:
+    from crawler._html import _parse
+    from crawler._html_dom import strip_overlays
+
+    banner = (
+        '<div class="cc-cookie_banner"><p>With our cookies we would like to offer you the '
+        "best shopping experience possible, with suitable offers and remembered "
+        "preferences. Agree to the use of cookies for statistics and marketing.</p></div>"
+    )
+    items = "".join(
+        f'<div class="item"><h3>Studio headphone model {i}</h3><p>Closed back, '
+        f"circumaural, {30 + i} ohm, detachable cable.</p></div>"
+        for i in range(30)
+    )
+    tree = _parse(f"<html><body>{banner}<main><h1>Headphones</h1>{items}</main></body></html>")
+    assert tree is not None
+    stripped = strip_overlays(tree)
+    assert "shopping experience" not in stripped.text_content()
+    assert "Studio headphone model 29" in stripped.text_content()
+    assert "shopping experience" in tree.text_content()  # a copy: the page is untouched
+    # A page about cookies keeps its text even where its container is named for them.
+    recipe = _parse(
+        '<html><body><div class="cookie-recipe"><h1>Oat cookies</h1>'
+        + "<p>Mix the oats, butter and sugar, then bake the cookies for twelve minutes.</p>" * 5
+        + "</div></body></html>"
+    )
+    assert recipe is not None
+    assert "bake the cookies" in strip_overlays(recipe).text_content()
