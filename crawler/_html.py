@@ -5,8 +5,15 @@ threads, product pages, listings and collections it often keeps one block and
 drops the rest. ``extract_html`` therefore combines two extractors and picks
 one per page from general signals, never from rules about particular sites:
 
+0. The page is parsed once, with libxml2's huge-tree option: without it
+   libxml2 silently drops everything nested deeper than 256 elements, which
+   page builders reach. Text-free wrappers of very deep trees are unwrapped
+   before the structural walk (:func:`crawler._html_dom.flatten_deep`).
 1. **trafilatura** (balanced mode, comments off unless asked, tables kept,
-   links as markdown) gives the first candidate and the metadata.
+   links as markdown) gives the first candidate and the metadata. It reads a
+   copy without cookie and consent banners (class or id words, under a tenth
+   of the page's text), whose legal prose it would otherwise keep on pages
+   with little text.
 2. **A structural extractor** (:mod:`crawler._html_dom`) gives the second: it
    removes boilerplate by structure (nav/header/footer/aside, ARIA roles,
    hidden elements, boilerplate class names), descends to the container that
@@ -14,7 +21,11 @@ one per page from general signals, never from rules about particular sites:
    (recommendations, carousels) unless they carry most of the text (a listing).
 3. **Page type** (:mod:`crawler._html_signals`): schema.org types from JSON-LD
    and microdata, ``og:type`` and URL path cues.
-4. **Choice by coverage.** When trafilatura's text is much shorter than the
+4. **Articles get a precision pass.** On a page that declares itself an
+   article, trafilatura's ``favor_precision`` mode (which drops teasers, tag
+   lists and captions at the edges) replaces the balanced text when it keeps
+   at least half of its words; below that it has cut into the story.
+5. **Choice by coverage.** When trafilatura's text is much shorter than the
    structural candidate, trafilatura has probably kept a fragment of the page,
    and the structural candidate wins. How much shorter depends on the page
    type: never on an article (trafilatura's home ground), as soon as it is
@@ -24,8 +35,12 @@ one per page from general signals, never from rules about particular sites:
    all of trafilatura's words and at most twice as many: the same content plus
    what trafilatura dropped (specification lists, the linked titles of a listing).
    Otherwise, off articles, link-free list items that trafilatura dropped
-   between two blocks it kept are put back in place.
-5. When both find nothing, the visible body text without scripts, navigation,
+   between two blocks it kept are put back in place, as long as the rebuilt
+   text keeps at least half of trafilatura's words.
+6. **Structured data fills gaps.** On a product page, a JSON-LD
+   ``Product.description`` of which less than half the words are in the text
+   (it sat in a tab or came from JavaScript) is appended.
+7. When both find nothing, the visible body text without scripts, navigation,
    header and footer is returned, so a page that holds text never comes back
    empty; when even that is a placeholder of a JavaScript app (under 15 words),
    a longer meta description is returned instead.
