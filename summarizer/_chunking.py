@@ -4,7 +4,9 @@ Every chunk holds at most ``budget`` tokens, counted exactly with the tokenizer,
 chunks tile the source: ``"".join(c.text for c in chunks) == text``. A cut is made at the
 coarsest boundary that still fills the chunk well (at least :data:`MIN_FILL` of the
 budget): a blank line, then a line break, then a sentence end, then whitespace, then a
-token boundary, and never inside a character.
+token boundary, and never inside a character. Text without whitespace near the budget
+(Chinese, Japanese) would then be cut inside a sentence, so before a plain token cut a
+boundary holding at least :data:`MIN_WIDE_FILL` of the budget is looked for.
 
 With a tiktoken-backed tokenizer the text is tokenized once; token byte offsets locate the
 budget limit of each chunk. A chunk's count is its share of the whole text's tokens when
@@ -33,7 +35,7 @@ import tiktoken
 
 from ._tokens import _CL100K_PAT_STR, _O200K_PAT_STR, Tokenizer, get_tokenizer
 
-__all__ = ["MIN_FILL", "Chunk", "split_encoded", "split_text"]
+__all__ = ["MIN_FILL", "MIN_WIDE_FILL", "Chunk", "split_encoded", "split_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,14 @@ logger = logging.getLogger(__name__)
 #: budget in the chunk; otherwise a finer boundary closer to the budget is used.
 MIN_FILL = 0.9
 
+#: Before a cut at a bare token boundary (no whitespace within MIN_FILL of the budget), a
+#: boundary keeping at least this share of the budget is preferred.
+MIN_WIDE_FILL = 0.8
+
 # The search for coarse boundaries starts a little above MIN_FILL because a chunk's exact
 # count can fall a token or two short of its share of the whole text's tokens.
 _WINDOW_FILL = 0.92
+_WIDE_WINDOW_FILL = 0.82
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,7 @@ def _split_with_encoding(
     exact_shares = getattr(encoding, "_pat_str", None) in _KNOWN_PATTERNS
     boundaries = _Boundaries(data, _LEVELS_BYTES)
     window = max(1, math.ceil(_WINDOW_FILL * budget))
+    wide = max(1, math.ceil(_WIDE_WINDOW_FILL * budget))
 
     def is_char_start(pos: int) -> bool:
         return pos >= len(data) or not 0x80 <= data[pos] < 0xC0
@@ -280,6 +288,8 @@ def _split_with_encoding(
                 cut = len(data)
             else:
                 cut = boundaries.best(start, offsets[min(first + window, limit)], offsets[limit])
+                if cut is None:
+                    cut = boundaries.best(start, offsets[min(first + wide, limit)], offsets[limit])
                 if cut is None:
                     cut = _last_char_boundary(offsets, first, limit, start, is_char_start)
             if cut is None:
@@ -348,6 +358,11 @@ def _split_with_counter(text: str, budget: int, tok: Tokenizer) -> list[Chunk]:
                 text, start, max(1, math.ceil(_WINDOW_FILL * budget)), tok, end - start
             )
             cut = boundaries.best(start, lo, end)
+            if cut is None:
+                lo, _ = _longest_fitting_prefix(
+                    text, start, max(1, math.ceil(_WIDE_WINDOW_FILL * budget)), tok, lo - start
+                )
+                cut = boundaries.best(start, lo, end)
             if cut is not None and cut != end:
                 count = tok.count(text[start:cut])
                 if count <= budget:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from summarizer._chunking import MIN_FILL, Chunk, _piece_boundary, split_text
+from summarizer._chunking import MIN_FILL, MIN_WIDE_FILL, Chunk, _piece_boundary, split_text
 from summarizer._tokens import Tokenizer, get_tokenizer
 
 O200K = get_tokenizer("o200k_base")
@@ -177,6 +177,27 @@ def test_cjk_cuts_at_sentence_ends() -> None:
     # The fill window (the last 8% of the budget) always holds a sentence end here.
     assert all(c.text.endswith(("。", "！", "？")) for c in chunks[:-1])
     assert min(c.tokens for c in chunks[:-1]) >= MIN_FILL * 200
+
+
+@pytest.mark.parametrize("counter", [False, True], ids=["encoding", "counter"])
+def test_cjk_long_sentences_still_cut_at_sentence_ends(counter: bool) -> None:
+    # Sentences of 20-40 tokens and no whitespace: the last 8% of a 256-token budget often
+    # holds no sentence end, and a sentence end within MIN_WIDE_FILL beats a cut mid-sentence.
+    rng = random.Random(3)
+    chars = [chr(0x4E00 + i) for i in range(0, 2100, 7)]  # 300 common-block ideographs
+    sentences = [
+        "".join(rng.choice(chars) for _ in range(rng.randint(12, 20))) + rng.choice("。！？")
+        for _ in range(400)
+    ]
+    text = "".join(sentences)
+    tokenizer = Tokenizer.from_counter(O200K.count) if counter else O200K
+    if counter:
+        text = text[: len(text) // 8]
+    chunks = split_text(text, 256, tokenizer=tokenizer)
+    assert_valid(text, 256, tokenizer, chunks)
+    assert len(chunks) > 3
+    assert all(c.text.endswith(("。", "！", "？")) for c in chunks[:-1])
+    assert min(c.tokens for c in chunks[:-1]) >= MIN_WIDE_FILL * 256
 
 
 def test_cjk_without_any_punctuation() -> None:
