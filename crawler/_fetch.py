@@ -647,11 +647,23 @@ class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-@functools.lru_cache(maxsize=8)
+_SSL_LOCK = threading.Lock()
+
+
 def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    """One TLS context per process and setting (loading CA certificates takes ~0.1 s)."""
+    """One TLS context per process and setting (loading CA certificates takes ~0.1 s).
+
+    Locked: worker threads that start together would otherwise each load the
+    certificates, holding the GIL for a second or more between them.
+    """
     if isinstance(verify, ssl.SSLContext):
         return verify
+    with _SSL_LOCK:
+        return _cached_ssl_context(verify)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_ssl_context(verify: bool | str) -> ssl.SSLContext:
     if isinstance(verify, str):
         if os.path.isdir(verify):
             return ssl.create_default_context(capath=verify)
