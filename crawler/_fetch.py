@@ -47,7 +47,6 @@ import brotli
 import httpcore
 import httpx
 
-from ._charset import decode_body, is_textual
 from ._guard import Guard, Resolver, Target
 from ._models import Page
 from ._robots import MAX_CRAWL_DELAY, RobotsCache, RobotsRules
@@ -840,19 +839,14 @@ class _FetchState:
     def page(self, response: httpx.Response, target: Target, content: bytes) -> Page:
         header_type = response.headers.get("content-type", "")
         mime = header_type.split(";", 1)[0].strip().lower()
-        if is_textual(header_type, content):
-            text, encoding = decode_body(content, header_type)
-        else:
-            text, encoding = "", ""
-        return Page(
+        # Decoded on first use of page.text: callers that only want the bytes keep one copy.
+        return Page.decode_later(
             url=self.url,
             final_url=str(target.url),
             status_code=response.status_code,
             headers=response.headers,
             content_type=mime,
-            encoding=encoding,
             content=content,
-            text=text,
             redirects=tuple(self.redirects),
             elapsed=time.monotonic() - self.start,
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
+import pickle
 import socket
 import threading
 import time
@@ -81,6 +83,21 @@ def test_article_page_fields(server: PageServer, fetcher: Fetcher) -> None:
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.redirects == ()
     assert 0 < page.elapsed < 5
+
+
+def test_page_text_is_decoded_once_on_first_use(server: PageServer, fetcher: Fetcher) -> None:
+    page = fetcher.fetch(server.url("/article.html"))
+    assert "text" not in vars(page) and "encoding" not in vars(page)  # only the bytes held
+    assert page.encoding == "utf-8" and vars(page)["text"] == ARTICLE_HTML
+    assert page.text is page.text  # cached
+    same = dataclasses.replace(page)
+    assert same == page and same.text == ARTICLE_HTML
+    revived = pickle.loads(pickle.dumps(fetcher.fetch(server.url("/article.html"))))
+    assert revived.text == ARTICLE_HTML and revived.encoding == "utf-8"
+    pdf = fetcher.fetch(server.url("/doc.pdf"))
+    assert (pdf.text, pdf.encoding) == ("", "")
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        page.nothing  # noqa: B018 - other names still fail as usual
 
 
 @pytest.mark.parametrize(
