@@ -731,11 +731,9 @@ class _FetchState:
     def build_request(self, client: httpx.Client | httpx.AsyncClient, hop: _Hop) -> httpx.Request:
         target = hop.target
         address = target.addresses[hop.address_index]
-        view = httpx.Request("GET", target.url)
-        self.cookies.set_cookie_header(view)
         headers = self.headers.copy()
         headers["Host"] = target.host_header
-        cookie = view.headers.get("cookie")
+        cookie = self._cookie_header(target.url)
         if cookie:
             given = headers.get("cookie")
             headers["Cookie"] = f"{given}; {cookie}" if given else cookie
@@ -759,12 +757,22 @@ class _FetchState:
             )
             self.cookies.extract_cookies(view)
 
+    def _cookie_header(self, url: httpx.URL) -> str:
+        """The ``Cookie`` header this fetch's cookies give ``url`` ("" for none)."""
+        if not len(self.cookies.jar):  # the usual case: skip building a request
+            return ""
+        view = httpx.Request("GET", url)
+        self.cookies.set_cookie_header(view)
+        return view.headers.get("cookie", "")
+
     def _visit_key(self, url: httpx.URL) -> tuple[str, str]:
         # A URL requested again with the same cookies gets the same answer: a loop.
         # (A redirect that sets a cookie and points back to itself is not one.)
-        view = httpx.Request("GET", url.copy_with(fragment=None))
-        self.cookies.set_cookie_header(view)
-        return str(view.url), view.headers.get("cookie", "")
+        key = str(url)
+        if "#" in key:  # only a fragment holds a bare "#"; "…/#" with an empty one too
+            url = url.copy_with(fragment=None)
+            key = str(url)
+        return key, self._cookie_header(url)
 
     def visit(self, target: Target) -> None:
         """Record that ``target`` is about to be requested (for loop detection)."""
