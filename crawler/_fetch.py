@@ -879,6 +879,25 @@ def _parse_retry_after(value: str | None) -> float | None:
 # The fetcher
 
 
+class _ThreadClient:
+    """A thread's sync client, kept in a ``threading.local``."""
+
+    __slots__ = ("__weakref__", "client", "generation")
+
+    def __init__(self, generation: int, client: httpx.Client) -> None:
+        self.generation = generation
+        self.client = client
+
+
+def _drop_client(fetcher_ref: weakref.ReferenceType[Fetcher], client: httpx.Client) -> None:
+    fetcher = fetcher_ref()
+    if fetcher is not None:
+        with fetcher._lock:
+            if client in fetcher._clients:
+                fetcher._clients.remove(client)
+    client.close()
+
+
 class Fetcher:
     """Holds fetch policy and one HTTP client; fetches pages safely.
 
@@ -945,9 +964,9 @@ class Fetcher:
         Sync fetches may run on many threads at once; each thread gets its own
         client unless a transport was injected, which all threads then share.
         """
-        mine = getattr(self._local, "client", None)
-        if mine is not None and mine[0] == self._generation:
-            return mine[1]
+        mine: _ThreadClient | None = getattr(self._local, "client", None)
+        if mine is not None and mine.generation == self._generation:
+            return mine.client
         with self._lock:
             transport = self._transport
             if transport is not None:
@@ -972,7 +991,11 @@ class Fetcher:
                 client.close()
                 raise RuntimeError("the Fetcher was closed while a sync fetch was starting")
             self._clients.append(client)
-        self._local.client = (generation, client)
+        holder = _ThreadClient(generation, client)
+        # When the thread ends, its thread-local holder goes and the client is closed,
+        # so threads that come and go do not pile up connection pools.
+        weakref.finalize(holder, _drop_client, weakref.ref(self), client)
+        self._local.client = holder
         return client
 
     def abort(self) -> None:

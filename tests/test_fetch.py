@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import gzip
 import pickle
 import socket
@@ -382,6 +383,24 @@ def test_sync_clients_are_per_thread_unless_a_transport_is_injected(server: Page
     worker.join()
     assert seen == [shared.client]
     shared.close()
+
+
+def test_a_finished_threads_client_is_closed_and_forgotten(server: PageServer) -> None:
+    fetcher = Fetcher(**LOCAL)
+    used: list[httpx.Client] = []
+
+    def work() -> None:
+        fetcher.fetch(server.url("/plain.txt"))
+        used.append(fetcher.client)
+
+    for _ in range(3):
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(used) == 3 and all(client.is_closed for client in used)
+    assert fetcher._clients == []
+    fetcher.close()
 
 
 def test_async_drip_is_cut_by_total_deadline(server: PageServer) -> None:
