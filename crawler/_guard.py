@@ -216,7 +216,8 @@ _HAS_ABANDON_ON_CANCEL = (
 
 @functools.lru_cache(maxsize=1)
 def _resolver_pool() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+    # Sized for fetch_many's worker threads, which all resolve through this pool.
+    return concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="resolve")
 
 
 def system_resolver(host: str) -> list[str]:
