@@ -140,6 +140,11 @@ def fetch_many(
 ) -> list[FetchResult]:
     """Fetch many URLs concurrently; one result per URL, in input order.
 
+    The fetches run on ``concurrency`` worker threads, each with its own
+    connection pool (an injected async-only ``transport`` uses the asyncio path
+    of :func:`afetch_many` instead). Ctrl-C drops the URLs not started, cuts
+    the requests in flight and re-raises ``KeyboardInterrupt``.
+
     Args:
         urls: The URLs (any iterable of strings, duplicates fetched again).
         concurrency: Requests in flight at once.
