@@ -29,6 +29,7 @@ Crawl order and politeness:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
@@ -42,7 +43,7 @@ from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, OutputFormat, docum
 from ._fetch import Fetcher
 from ._models import Document, Page
 from ._sitemap import parse_sitemap
-from ._sync import iterate_sync, map_threads, run_sync
+from ._sync import amap_threads, iterate_sync, map_threads, run_sync
 from ._urls import Patterns, compile_patterns, extract_links, in_site, normalize_url, site_root
 from .errors import CrawlerError, InvalidURL
 
@@ -164,23 +165,32 @@ def fetch_many(
     url_list = _url_list(urls)
     _check_positive_int("concurrency", concurrency)
     fetcher = Fetcher(**fetch_options)
-    transport = fetch_options.get("transport")
-    if transport is not None and not isinstance(transport, httpx.BaseTransport):
+    if not _threaded(fetch_options):
         return run_sync(lambda: _fetch_all(fetcher, url_list, concurrency))
-
-    def one(url: str) -> FetchResult:
-        try:
-            return FetchResult(url, page=fetcher.fetch(url))
-        except CrawlerError as exc:
-            logger.debug("fetch_many: %s failed: %s", url, exc)
-            return FetchResult(url, error=exc)
-
     # Blocking fetches on worker threads: same guard, deadline and limits as
     # afetch, and several times the throughput of httpx's asyncio pool.
     with fetcher:
         return map_threads(
-            one, url_list, workers=concurrency, abort=fetcher.abort, name="crawler-fetch"
+            functools.partial(_fetch_one, fetcher),
+            url_list,
+            workers=concurrency,
+            abort=fetcher.abort,
+            name="crawler-fetch",
         )
+
+
+def _threaded(fetch_options: dict[str, Any]) -> bool:
+    """Whether the fetches can run on worker threads (not with an async-only transport)."""
+    transport = fetch_options.get("transport")
+    return transport is None or isinstance(transport, httpx.BaseTransport)
+
+
+def _fetch_one(fetcher: Fetcher, url: str) -> FetchResult:
+    try:
+        return FetchResult(url, page=fetcher.fetch(url))
+    except CrawlerError as exc:
+        logger.debug("fetch_many: %s failed: %s", url, exc)
+        return FetchResult(url, error=exc)
 
 
 async def afetch_many(
@@ -189,11 +199,23 @@ async def afetch_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     **fetch_options: Any,
 ) -> list[FetchResult]:
-    """Async :func:`fetch_many`."""
+    """Async :func:`fetch_many`: the event loop awaits the worker threads.
+
+    Cancelling the call drops the URLs not started and cuts the requests in flight.
+    """
     url_list = _url_list(urls)
     _check_positive_int("concurrency", concurrency)
     fetcher = Fetcher(**fetch_options)
-    return await _fetch_all(fetcher, url_list, concurrency)
+    if not _threaded(fetch_options):
+        return await _fetch_all(fetcher, url_list, concurrency)
+    async with fetcher:
+        return await amap_threads(
+            functools.partial(_fetch_one, fetcher),
+            url_list,
+            workers=concurrency,
+            abort=fetcher.abort,
+            name="crawler-fetch",
+        )
 
 
 async def _fetch_all(fetcher: Fetcher, urls: list[str], concurrency: int) -> list[FetchResult]:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["iterate_sync", "map_threads", "run_sync"]
+__all__ = ["amap_threads", "iterate_sync", "map_threads", "run_sync"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -177,3 +178,49 @@ def map_threads(
             started = [future for future in futures if not future.cancelled()]
             concurrent.futures.wait(started, timeout=_CLEANUP_TIMEOUT)
         raise
+
+
+async def amap_threads(
+    func: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int,
+    abort: Callable[[], None],
+    name: str = "crawler-worker",
+) -> list[R]:
+    """Async :func:`map_threads`: the event loop awaits the workers without blocking.
+
+    Cancelling the awaiting task drops the queued items, calls ``abort()`` and
+    waits (up to a few seconds) for the running ones before the cancellation
+    propagates.
+    """
+    if not items:
+        return []
+    stop = threading.Event()
+
+    def run(item: T) -> R:
+        if stop.is_set():
+            raise concurrent.futures.CancelledError
+        return func(item)
+
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(items))), thread_name_prefix=name
+    )
+    futures = [pool.submit(run, item) for item in items]
+    try:
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            abort()
+        finally:
+            started = [future for future in futures if not future.cancelled()]
+            if started:
+                await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    functools.partial(concurrent.futures.wait, started, timeout=_CLEANUP_TIMEOUT),
+                )
+        raise
+    finally:
+        pool.shutdown(wait=False)

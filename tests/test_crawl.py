@@ -198,6 +198,24 @@ def test_ctrl_c_cancels_fetch_many_and_its_requests_in_flight() -> None:
     assert _fetch_threads() == 0
 
 
+def test_cancelling_afetch_many_cuts_its_requests_in_flight() -> None:
+    async def scenario(urls: list[str]) -> float:
+        task = asyncio.ensure_future(afetch_many(urls, concurrency=3, **LOCAL))
+        await asyncio.sleep(0.5)
+        start = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - start
+
+    with Site() as site:
+        for i in range(6):
+            site.add(f"/slow{i}", "slow", content_type="text/plain", delay=30)
+        elapsed = asyncio.run(scenario([site.url(f"/slow{i}") for i in range(6)]))
+        assert elapsed < 3 and len(site.requests) <= 3
+    assert _fetch_threads() == 0
+
+
 @pytest.mark.parametrize(
     ("urls", "options", "error", "message"),
     [
