@@ -116,7 +116,6 @@ def clean_tree(tree: HtmlElement) -> HtmlElement:
     body = root.find(".//body")
     if body is None:
         body = root
-    flatten_deep(body)
     # JavaScript apps (Discourse, for one) serve their real content to crawlers in
     # <noscript>; a short one only says "enable JavaScript".
     for element in list(body.iter("noscript")):
@@ -179,6 +178,12 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
 
 # Class or id words of cookie and consent banners (names are split on - and _).
 _OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
+# Case-insensitive enough: "Cookie" and "COOKIE_BAR" contain "ookie"/"OOKIE".
+_OVERLAY_XPATH = "//*[" + " or ".join(
+    f"contains(@{attr}, '{stem}')"
+    for attr in ("class", "id")
+    for stem in ("ookie", "OOKIE", "onsent", "ONSENT", "gdpr", "GDPR")
+) + "]"
 
 
 def strip_overlays(tree: HtmlElement) -> HtmlElement:
@@ -190,13 +195,18 @@ def strip_overlays(tree: HtmlElement) -> HtmlElement:
     cookies keeps its text.
     """
     root = deepcopy(tree.getroottree().getroot())
+    # XPath preselects elements whose class or id mentions a banner word; the
+    # exact word test follows in Python on those few.
+    named = root.xpath(_OVERLAY_XPATH)
+    if not named:
+        return root
     total = len(root.text_content())
     doomed = []
-    for element in root.iter():
-        if not isinstance(element.tag, str) or element.tag in ("html", "body", "head"):
+    for element in named:
+        if element.tag in ("html", "body", "head"):
             continue
         names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-        if not names.strip() or _OVERLAY_WORDS.isdisjoint(_SPLIT_CLASS.split(names)):
+        if _OVERLAY_WORDS.isdisjoint(_SPLIT_CLASS.split(names)):
             continue
         doomed.append(element)
     for element in doomed:
@@ -263,6 +273,20 @@ def dom_blocks(tree: HtmlElement, url: str | None = None, *, share: float = 0.8,
                prune_cards: bool = True, card_share: float = 0.3,
                include_tables: bool = True) -> list[Block]:
     """The text blocks of the page's main container, boilerplate removed."""
+    options = {"share": share, "prune_cards": prune_cards, "card_share": card_share,
+               "include_tables": include_tables}
+    try:
+        return _dom_blocks(tree, url, **options)
+    except RecursionError:
+        # Nested deeper than Python's stack: unwrap the text-free wrappers and walk
+        # again. Measuring every page's depth up front would cost more than this.
+        flat = deepcopy(tree.getroottree().getroot())
+        flatten_deep(flat)
+        return _dom_blocks(flat, url, **options)
+
+
+def _dom_blocks(tree: HtmlElement, url: str | None, *, share: float, prune_cards: bool,
+                card_share: float, include_tables: bool) -> list[Block]:
     body = clean_tree(tree)
     if not include_tables:
         for table in list(body.iter("table")):
