@@ -45,9 +45,10 @@ one per page from general signals, never from rules about particular sites:
    empty; when even that is a placeholder of a JavaScript app (under 15 words),
    a longer meta description is returned instead.
 
-Measured (``benchmarks/bench_extraction.py``, figures in ``benchmarks/RESULTS.md``):
-word-bag F1 0.851 on the WCXB development split (trafilatura alone 0.822-0.825),
-4-shingle F1 0.951 on the Zyte article benchmark (0.948-0.950), in about 1.7 times
+Measured (``benchmarks/bench_extraction.py``, figures in
+``benchmarks/results_extraction.md``): word-bag F1 0.853 on the WCXB development
+split (trafilatura alone 0.822-0.826), 4-shingle F1 0.961 on the Zyte article
+benchmark (0.948-0.957; authors' evaluate.py 0.963), in about 2 times
 trafilatura's time per page, metadata included.
 """
 
@@ -153,10 +154,14 @@ def extract_html(
         raise ExtractionError("The page is empty or is not HTML: nothing to extract.", url=url)
 
     markdown = output_format == "markdown"
-    # trafilatura reads a copy without cookie banners, which it may take for prose
+    signals = page_signals(tree, url)
+    hint = signals.hint()
+    ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
+    # trafilatura reads a copy without cookie banners, which it may take for prose;
+    # it edits the tree it reads, so an article's precision pass needs its own copy.
     clean = strip_overlays(tree)
     result = trafilatura.bare_extraction(
-        deepcopy(clean),
+        deepcopy(clean) if hint == "article" else clean,
         url=url,
         with_metadata=True,
         include_comments=include_comments,
@@ -176,9 +181,6 @@ def extract_html(
             deepcopy(tree), default_url=url, date_config=_DATE_PARAMS, extensive=False
         )
 
-    signals = page_signals(tree, url)
-    hint = signals.hint()
-    ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
     if hint == "article" and text:
         text, extractor = _precise_article(clean, url, text, markdown, include_comments,
                                            include_tables)
