@@ -157,12 +157,10 @@ WHY_FASTER = (
     "and a decode per slice; it cuts at fixed token offsets, so its boundaries fall in the "
     "middle of sentences and lines (column *cuts at line or sentence end*). chonkie counts "
     "its candidate pieces with tiktoken's multi-threaded batch encoder and so uses both "
-    "cores. Ours makes two "
-    "passes: one encode of the whole text to place boundaries at paragraph, line, sentence "
-    "or word ends, then one re-encode of every chunk to report its exact count. Deriving "
-    "each chunk's count from the first pass and re-encoding only the few pieces around each "
-    "seam (where BPE merges can differ) would bring ours close to the one-pass floor, "
-    "ahead of chonkie, without giving up exactness."
+    "cores. Ours encodes the whole text once, places boundaries at paragraph, line, sentence "
+    "or word ends, and re-encodes only the chunks whose ends are not sure pre-tokenizer "
+    "boundaries, to report exact counts. Encoding on both cores (tiktoken's batch encoder "
+    "over paragraph-aligned slices) would bring ours to or past the one-pass floor."
 )
 
 
