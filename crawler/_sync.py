@@ -23,75 +23,20 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
+from summarizer._sync import CLEANUP_TIMEOUT, POLL_INTERVAL, LoopThread
+from summarizer._sync import run_sync as _run_sync
+
 __all__ = ["amap_threads", "iterate_sync", "map_threads", "run_sync"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Seconds a cancelled call waits for its coroutine to wind down.
-_CLEANUP_TIMEOUT = 5.0
-# Seconds between checks for KeyboardInterrupt while waiting for the loop.
-_POLL_INTERVAL = 0.1
-
-
-class _LoopThread:
-    """A private event loop on a helper thread, for the synchronous API."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="crawler-event-loop", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run a coroutine on the loop; if this thread is interrupted, cancel it first."""
-        holder: dict[str, asyncio.Task[Any]] = {}
-
-        async def wrapper() -> T:
-            task = asyncio.current_task()
-            assert task is not None
-            holder["task"] = task
-            return await make()
-
-        future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
-        try:
-            # Wait in short slices: a Ctrl-C delivered to another thread, or simulated
-            # with _thread.interrupt_main(), only raises once this thread runs Python code.
-            while not future.done():
-                concurrent.futures.wait([future], timeout=_POLL_INTERVAL)
-            return future.result()
-        except BaseException:
-            if not future.done():
-                future.cancel()
-
-                async def settle() -> None:
-                    task = holder.get("task")
-                    if task is not None:
-                        await asyncio.wait({task}, timeout=_CLEANUP_TIMEOUT)
-
-                asyncio.run_coroutine_threadsafe(settle(), self.loop).result(
-                    timeout=_CLEANUP_TIMEOUT + 1
-                )
-            raise
-
-    def close(self) -> None:
-        """Finish async generators and the executor, then stop the loop and its thread."""
-        try:
-            self.run(self.loop.shutdown_asyncgens)
-            self.run(self.loop.shutdown_default_executor)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
-            self.loop.close()
+_CRAWLER_LOOP = "crawler-event-loop"
 
 
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    runner = _LoopThread()
-    try:
-        return runner.run(make)
-    finally:
-        runner.close()
+    """Run a coroutine to completion on a private loop thread."""
+    return _run_sync(make, name=_CRAWLER_LOOP)
 
 
 def iterate_sync(make: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
@@ -110,7 +55,7 @@ def iterate_sync(make: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:
 
     def generate() -> Iterator[T]:
         nonlocal agen
-        runner = _LoopThread()
+        runner = LoopThread(_CRAWLER_LOOP)
         try:
             agen = runner.run(create)
             while True:
@@ -161,7 +106,7 @@ def map_threads(
         while pending:
             # Short slices: Ctrl-C only raises once this thread runs Python code.
             done, pending = concurrent.futures.wait(
-                pending, timeout=_POLL_INTERVAL, return_when=concurrent.futures.FIRST_EXCEPTION
+                pending, timeout=POLL_INTERVAL, return_when=concurrent.futures.FIRST_EXCEPTION
             )
             for future in done:
                 if future.exception() is not None:
@@ -176,7 +121,7 @@ def map_threads(
         finally:
             # Only the started ones: wait() never counts a cancelled future as done.
             started = [future for future in futures if not future.cancelled()]
-            concurrent.futures.wait(started, timeout=_CLEANUP_TIMEOUT)
+            concurrent.futures.wait(started, timeout=CLEANUP_TIMEOUT)
         raise
 
 
@@ -219,7 +164,7 @@ async def amap_threads(
             if started:
                 await asyncio.get_running_loop().run_in_executor(
                     None,
-                    functools.partial(concurrent.futures.wait, started, timeout=_CLEANUP_TIMEOUT),
+                    functools.partial(concurrent.futures.wait, started, timeout=CLEANUP_TIMEOUT),
                 )
         raise
     finally:

@@ -37,10 +37,8 @@ than returning "" for a text that had content.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import math
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -49,6 +47,7 @@ from typing import Any, TypeVar
 from ._backend import Backend, Completion
 from ._chunking import Chunk, split_encoded
 from ._prompts import Prompts, count_message_tokens
+from ._sync import run_sync
 from ._tokens import DEFAULT_ENCODING, Tokenizer, get_tokenizer
 from .errors import (
     ChunkFailed,
@@ -1037,10 +1036,6 @@ class _Run:
 # -- sync bridge and convenience functions ------------------------------------------------------
 
 
-_POLL_INTERVAL = 0.1  # seconds between checks for Ctrl-C while a worker thread runs
-_CLEANUP_TIMEOUT = 5.0  # seconds an interrupted run may take to cancel its calls
-
-
 def _run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to completion, in a worker thread when a loop is already running."""
 
@@ -1052,43 +1047,9 @@ def _run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     except RuntimeError:
         return asyncio.run(main())
     # Called from inside a running loop (Jupyter, an async app): a nested asyncio.run is
-    # not allowed, so run the coroutine on its own loop in a worker thread, and wait in
-    # short slices so that Ctrl-C reaches this thread and cancels the run's calls.
-    loop = asyncio.new_event_loop()
-    worker = threading.Thread(target=loop.run_forever, name="summarizer", daemon=True)
-    worker.start()
-    tasks: list[asyncio.Task[T]] = []
-
-    async def tracked() -> T:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.append(task)  # type: ignore[arg-type]
-        return await main()
-
-    future = asyncio.run_coroutine_threadsafe(tracked(), loop)
-    try:
-        while not future.done():
-            concurrent.futures.wait([future], timeout=_POLL_INTERVAL)
-        return future.result()
-    except BaseException:
-        if not future.done():
-            future.cancel()  # cancels the task on its loop
-
-            async def settle() -> None:
-                if tasks:
-                    await asyncio.wait(tasks, timeout=_CLEANUP_TIMEOUT)
-
-            asyncio.run_coroutine_threadsafe(settle(), loop).result(_CLEANUP_TIMEOUT + 1)
-        raise
-    finally:
-        try:
-            for shutdown in (loop.shutdown_asyncgens, loop.shutdown_default_executor):
-                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(_CLEANUP_TIMEOUT)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            worker.join(_CLEANUP_TIMEOUT)
-            if not worker.is_alive():
-                loop.close()
+    # not allowed, so run the coroutine on its own loop in a worker thread; Ctrl-C there
+    # cancels the run's calls before it propagates.
+    return run_sync(main, name="summarizer")
 
 
 _BACKEND_OPTIONS = ("model", "base_url", "api_key")
