@@ -22,6 +22,7 @@ import platform
 import random
 import re
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -45,6 +46,7 @@ __all__ = [
     "package_versions",
     "parse_args",
     "run_section",
+    "stop_process",
     "prose_text",
     "run_isolated",
     "single_line_text",
@@ -272,6 +274,18 @@ def run_section(
     text = f"### {title}{' (quick)' if args.quick else ''}\n\n{body}\n\n{guard.report()}\n"
     print(text)
     return text
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """Stop a benchmark server process: terminate, then kill after 10 s; close its pipe."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 # --------------------------------------------------------------------------- measuring

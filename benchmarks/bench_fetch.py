@@ -118,14 +118,7 @@ class PageServer:
         return cls(proc, f"http://127.0.0.1:{int(line.split()[1])}")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        _common.stop_process(self.proc)
 
 
 # --------------------------------------------------------------------------- clients

@@ -93,14 +93,7 @@ class Server:
         return httpx.get(f"{self.url}/stats", timeout=30).json()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        _common.stop_process(self.proc)
 
 
 # --------------------------------------------------------------------------- systems
