@@ -65,7 +65,14 @@ from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, fromstring
 from trafilatura.utils import decode_file, repair_faulty_html
 
-from ._html_dom import Block, dom_blocks, flatten_deep, render_blocks, strip_overlays
+from ._html_dom import (
+    OVERLAY_WORDS,
+    Block,
+    dom_blocks,
+    flatten_deep,
+    render_blocks,
+    strip_named,
+)
 from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
@@ -159,7 +166,7 @@ def extract_html(
     ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
     # trafilatura reads a copy without cookie banners, which it may take for prose;
     # it edits the tree it reads, so an article's precision pass needs its own copy.
-    clean = strip_overlays(tree)
+    clean = strip_named(tree, OVERLAY_WORDS)
     result = trafilatura.bare_extraction(
         deepcopy(clean) if hint == "article" else clean,
         url=url,

@@ -35,7 +35,8 @@ from urllib.parse import urljoin
 from lxml import etree
 from lxml.html import HtmlElement
 
-__all__ = ["Block", "dom_blocks", "flatten_deep", "render_blocks", "strip_overlays"]
+__all__ = ["OVERLAY_WORDS", "Block", "dom_blocks", "flatten_deep", "render_blocks",
+           "strip_named"]
 
 _DROP_TAGS = (
     "script", "style", "template", "svg", "iframe", "button", "select", "option", "input",
@@ -70,6 +71,11 @@ _BLOCK_TAGS = frozenset(
     "h4 h5 h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
 )
 _WS = re.compile(r"\s+")
+# The listing reading of a page (link text counted, cards kept) replaces the
+# content reading when that holds less than this share of its words.
+LISTING_SHARE = 0.5
+# A link of this many words is an item's title, not a menu entry or a tag.
+TITLE_WORDS = 4
 # Deeper trees have their text-free wrappers unwrapped (see flatten_deep).
 MAX_DEPTH = 400
 
@@ -177,27 +183,25 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
 
 
 # Class or id words of cookie and consent banners (names are split on - and _).
-_OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
-# Case-insensitive enough: "Cookie" and "COOKIE_BAR" contain "ookie"/"OOKIE".
-_OVERLAY_XPATH = "//*[" + " or ".join(
-    f"contains(@{attr}, '{stem}')"
-    for attr in ("class", "id")
-    for stem in ("ookie", "OOKIE", "onsent", "ONSENT", "gdpr", "GDPR")
-) + "]"
+OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
 
 
-def strip_overlays(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without its cookie and consent banners.
+def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) -> HtmlElement:
+    """A copy of the page without the elements whose class or id names one of ``words``.
 
-    They sit outside the page's content, yet their paragraphs of legal text look
-    like prose to trafilatura, which keeps them on pages with little text. Only
-    elements holding under a tenth of the page's text go, so a page *about*
-    cookies keeps its text.
+    Used for cookie and consent banners, whose legal prose looks like text to
+    trafilatura on pages with little text.
+    Only elements holding under ``share`` of the page's text go, so a page
+    *about* cookies keeps its text.
     """
     root = deepcopy(tree.getroottree().getroot())
-    # XPath preselects elements whose class or id mentions a banner word; the
-    # exact word test follows in Python on those few.
-    named = root.xpath(_OVERLAY_XPATH)
+    # XPath preselects elements whose class or id contains a word, in either case;
+    # the exact word test follows in Python on those few.
+    stems = {w[1:] for w in words}
+    named = root.xpath("//*[" + " or ".join(
+        f"contains(@{attr}, '{stem}') or contains(@{attr}, '{stem.upper()}')"
+        for attr in ("class", "id") for stem in sorted(stems)
+    ) + "]")
     if not named:
         return root
     total = len(root.text_content())
@@ -206,11 +210,11 @@ def strip_overlays(tree: HtmlElement) -> HtmlElement:
         if element.tag in ("html", "body", "head"):
             continue
         names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-        if _OVERLAY_WORDS.isdisjoint(_SPLIT_CLASS.split(names)):
+        if words.isdisjoint(_SPLIT_CLASS.split(names)):
             continue
         doomed.append(element)
     for element in doomed:
-        if element.getparent() is not None and len(element.text_content()) < 0.1 * total:
+        if element.getparent() is not None and len(element.text_content()) < share * total:
             element.drop_tree()
     return root
 
@@ -219,12 +223,17 @@ def _inside(element: HtmlElement, tags: tuple[str, ...]) -> bool:
     return any(ancestor.tag in tags for ancestor in element.iterancestors())
 
 
-def _text_stats(root: HtmlElement) -> dict[HtmlElement, tuple[int, int]]:
-    """(text chars, link text chars) for every element, bottom up."""
+def _text_stats(root: HtmlElement, titles: bool = False) -> dict[HtmlElement, tuple[int, int]]:
+    """(text chars, link text chars) for every element, bottom up.
+
+    With ``titles``, links of TITLE_WORDS words or more count as text: they are
+    the titles of a listing's items, where short links are menus and tags.
+    """
     stats: dict[HtmlElement, tuple[int, int]] = {}
 
     def visit(element: HtmlElement, in_link: bool) -> tuple[int, int]:
-        is_link = in_link or element.tag == "a"
+        is_link = in_link or (element.tag == "a" and not (
+            titles and len(element.text_content().split()) >= TITLE_WORDS))
         own = len(_WS.sub("", element.text or ""))
         total, links = own, own if is_link else 0
         for child in element:
@@ -255,9 +264,9 @@ def main_container(body: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
             node = main
         break
     while True:
-        total, links = stats.get(node, (0, 0))
-        own = total - links
-        best, best_own = None, 0
+        total, link_chars = stats.get(node, (0, 0))
+        own = total - link_chars
+        best, best_own = None, 0.0
         for child in node:
             if not isinstance(child.tag, str):
                 continue
@@ -269,36 +278,47 @@ def main_container(body: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
         node = best
 
 
-def dom_blocks(tree: HtmlElement, url: str | None = None, *, share: float = 0.8,
-               prune_cards: bool = True, card_share: float = 0.3,
+def dom_blocks(tree: HtmlElement, url: str | None = None, *,
                include_tables: bool = True) -> list[Block]:
-    """The text blocks of the page's main container, boilerplate removed."""
-    options = {"share": share, "prune_cards": prune_cards, "card_share": card_share,
-               "include_tables": include_tables}
+    """The text blocks of the page's main container, boilerplate removed.
+
+    Two containers are read from one cleaned copy of the page: the one that
+    holds the page's own (non-link) text, with runs of link cards pruned, and
+    the one that holds its text links included, cards kept. On a listing the
+    items are links: the first container then collapses to a fragment (an
+    intro, one card) and the second, at least twice as large, is the content.
+    """
     try:
-        return _dom_blocks(tree, url, **options)
+        return _dom_blocks(tree, url, include_tables)
     except RecursionError:
         # Nested deeper than Python's stack: unwrap the text-free wrappers and walk
         # again. Measuring every page's depth up front would cost more than this.
         flat = deepcopy(tree.getroottree().getroot())
         flatten_deep(flat)
-        return _dom_blocks(flat, url, **options)
+        return _dom_blocks(flat, url, include_tables)
 
 
-def _dom_blocks(tree: HtmlElement, url: str | None, *, share: float, prune_cards: bool,
-                card_share: float, include_tables: bool) -> list[Block]:
+def _dom_blocks(tree: HtmlElement, url: str | None, include_tables: bool) -> list[Block]:
     body = clean_tree(tree)
     if not include_tables:
         for table in list(body.iter("table")):
             if table.getparent() is not None:
                 table.drop_tree()
     stats = _text_stats(body)
-    root = main_container(body, stats, share)
-    if prune_cards:
-        _prune_card_runs(root, stats, card_share)
+    # The listing reading first: pruning the cards edits the tree.
+    listing: list[Block] = []
+    _collect(main_container(body, _text_stats(body, titles=True)), url, listing)
+    root = main_container(body, stats)
+    _prune_card_runs(root, stats)
     blocks: list[Block] = []
     _collect(root, url, blocks)
+    if _word_count(blocks) < LISTING_SHARE * _word_count(listing):
+        blocks = listing
     return _drop_repeated_controls(blocks)
+
+
+def _word_count(blocks: list[Block]) -> int:
+    return sum(len(block.text.split()) for block in blocks)
 
 
 def _drop_repeated_controls(blocks: list[Block]) -> list[Block]:
@@ -339,7 +359,7 @@ def _prune_card_runs(root: HtmlElement, stats: dict[HtmlElement, tuple[int, int]
     total = max(1, stats.get(root, (0, 0))[0])
     doomed: list[HtmlElement] = []
     for parent in root.iter():
-        if not isinstance(parent.tag, str) or len(parent) < 3:
+        if not isinstance(parent.tag, str) or len(parent) < 3 or _is_prose(parent, stats):
             continue
         groups: dict[str, list[HtmlElement]] = {}
         for child in parent:
@@ -359,6 +379,17 @@ def _prune_card_runs(root: HtmlElement, stats: dict[HtmlElement, tuple[int, int]
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()
+
+
+def _is_prose(parent: HtmlElement, stats: dict[HtmlElement, tuple[int, int]]) -> bool:
+    """Whether ``parent`` is running text whose links are inline, not a row of cards.
+
+    Links named in a sentence ("models A, B and C") are siblings with the same
+    tag, like cards, but the text between them belongs to the sentence.
+    """
+    own = len(_WS.sub("", parent.text or ""))
+    own += sum(len(_WS.sub("", child.tail or "")) for child in parent)
+    return own > 0.2 * stats.get(parent, (0, 0))[0]
 
 
 def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
