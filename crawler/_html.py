@@ -113,6 +113,10 @@ DEFAULT_SWITCH_RATIO = 0.7
 # linked item titles of a listing).
 SUPERSET_CONTAINMENT = 0.9
 SUPERSET_GROWTH = 2.0
+# Off articles, when the structural candidate holds under this share of
+# trafilatura's words the two read different parts of the page; the structural
+# one, which follows where the page's text is, wins.
+DISJOINT_CONTAINMENT = 0.2
 # On an article, trafilatura's precision mode is used when it keeps at least this
 # share of the balanced mode's words.
 PRECISION_MIN_SHARE = 0.5
@@ -120,6 +124,8 @@ PRECISION_MIN_SHARE = 0.5
 # of its words (see _fill_lists).
 FILL_CONTAINMENT = 0.5
 _DATE_PARAMS = {"original_date": True, "extensive_search": False}
+# Off articles, a paragraph of this many words or more seen before is dropped.
+REPEAT_MIN_WORDS = 12
 # Below this many words the body is a placeholder and a longer description wins.
 MIN_BODY_WORDS = 15
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -200,6 +206,8 @@ def extract_html(
             merged = _fill_lists(text, blocks, markdown)
             if merged:
                 text, extractor = merged, "trafilatura+structure"
+    if hint != "article":
+        text = _drop_repeated_paragraphs(text)
     if hint == "product" and text:
         text = _add_descriptions(text, signals.product_descriptions())
     if not text:
@@ -293,9 +301,13 @@ def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> boo
     n_ours, n_theirs = sum(ours.values()), sum(theirs.values())
     if n_theirs < ratio * n_ours:
         return True
-    if hint in ("article", "product") or not n_theirs:
+    if hint == "article" or not n_theirs:
         return False
     contained = sum((ours & theirs).values()) / n_theirs
+    if contained < DISJOINT_CONTAINMENT:
+        return True
+    if hint == "product":
+        return False
     return contained >= SUPERSET_CONTAINMENT and n_ours <= SUPERSET_GROWTH * n_theirs
 
 
@@ -374,6 +386,26 @@ def _fill_lists(text: str, blocks: list[Block], markdown: bool) -> str:
     if sum((_words(merged) & theirs).values()) < FILL_CONTAINMENT * sum(theirs.values()):
         return ""
     return merged
+
+
+def _drop_repeated_paragraphs(text: str) -> str:
+    """Drop paragraphs that repeat an earlier one word for word.
+
+    Product pages repeat their description in a summary tab, threads quote
+    earlier posts, a listing shows a teaser twice: the copy costs an LLM tokens
+    and adds nothing. Only paragraphs of REPEAT_MIN_WORDS words or more count,
+    so short labels repeated on purpose ("Price", "Reply") stay.
+    """
+    seen: set[str] = set()
+    kept: list[str] = []
+    for paragraph in text.split("\n"):
+        key = " ".join(_WORD.findall(_LINK_TARGET.sub("]", paragraph).lower()))
+        if key.count(" ") + 1 >= REPEAT_MIN_WORDS:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(paragraph)
+    return _tidy("\n".join(kept)) if len(kept) < len(text.split("\n")) else text
 
 
 def _tidy(text: str) -> str:
