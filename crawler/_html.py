@@ -19,6 +19,11 @@ one per page from general signals, never from rules about particular sites:
    hidden elements, boilerplate class names), descends to the container that
    holds nearly all non-link text, and drops runs of repeated link cards
    (recommendations, carousels) unless they carry most of the text (a listing).
+   When that container is a fragment of the page, under half the words of a
+   *listing reading* in which item titles (links of four words or more) count
+   as text and cards stay, the listing reading is the candidate: on a listing
+   the items are links, and the non-link text alone leads to an intro or to one
+   card.
 3. **Page type** (:mod:`crawler._html_signals`): schema.org types from JSON-LD
    and microdata, ``og:type`` and URL path cues.
 4. **Articles get a precision pass.** On a page that declares itself an
@@ -34,9 +39,14 @@ one per page from general signals, never from rules about particular sites:
    elsewhere. Off articles and product pages it also wins when it holds nearly
    all of trafilatura's words and at most twice as many: the same content plus
    what trafilatura dropped (specification lists, the linked titles of a listing).
+   Off articles it also wins when it holds under a fifth of trafilatura's
+   words: the two read different parts of the page, and the structural one
+   follows where the page's text is.
    Otherwise, off articles, link-free list items that trafilatura dropped
    between two blocks it kept are put back in place, as long as the rebuilt
    text keeps at least half of trafilatura's words.
+   Off articles, a paragraph of twelve words or more that repeats an earlier one
+   word for word (a product summary tab, a quoted post) is dropped.
 6. **Structured data fills gaps.** On a product page, a JSON-LD
    ``Product.description`` of which less than half the words are in the text
    (it sat in a tab or came from JavaScript) is appended.

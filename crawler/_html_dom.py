@@ -16,8 +16,14 @@ page's own text:
 3. Inside it, runs of three or more sibling "cards" with the same tag and
    class, each built around a link, are dropped when together they hold a
    minority of the text (recommendations, carousels, related links); when they
-   hold most of it the page is a listing and they stay.
-4. Short linked controls repeated on every post ("Reply", "Share") and
+   hold most of it the page is a listing and they stay. Links inside running
+   text ("models A, B and C") are not cards.
+4. A listing's items are links, so on a listing the non-link text leads to an
+   intro or to a single card. The page is therefore also read with item titles
+   (links of four words or more; menus and tags are shorter) counted as text
+   and cards kept; that *listing reading* wins when the first one holds under
+   half of its words.
+5. Short linked controls repeated on every post ("Reply", "Share") and
    sentences repeated verbatim (quotes of earlier posts, signatures) go.
 
 The result is rendered as markdown or text. :mod:`crawler._html` decides when
@@ -30,6 +36,7 @@ import re
 from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -186,6 +193,22 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
 OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
 
 
+@lru_cache(maxsize=8)
+def _named_xpath(words: frozenset[str]) -> etree.XPath:
+    """XPath preselecting elements whose class or id contains one of ``words``.
+
+    ``contains`` is case-sensitive: each word's stem without its first letter
+    ("ookie") is looked for in lower and upper case. The exact word test follows
+    in Python on the few elements found.
+    """
+    stems = {word[1:] for word in words}
+    stems = {stem for stem in stems if not any(s != stem and s in stem for s in stems)}
+    return etree.XPath("//*[" + " or ".join(
+        f"contains(@{attr}, '{stem}') or contains(@{attr}, '{stem.upper()}')"
+        for attr in ("class", "id") for stem in sorted(stems)
+    ) + "]")
+
+
 def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) -> HtmlElement:
     """A copy of the page without the elements whose class or id names one of ``words``.
 
@@ -195,13 +218,7 @@ def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) ->
     *about* cookies keeps its text.
     """
     root = deepcopy(tree.getroottree().getroot())
-    # XPath preselects elements whose class or id contains a word, in either case;
-    # the exact word test follows in Python on those few.
-    stems = {w[1:] for w in words}
-    named = root.xpath("//*[" + " or ".join(
-        f"contains(@{attr}, '{stem}') or contains(@{attr}, '{stem.upper()}')"
-        for attr in ("class", "id") for stem in sorted(stems)
-    ) + "]")
+    named = _named_xpath(words)(root)
     if not named:
         return root
     total = len(root.text_content())
