@@ -495,3 +495,232 @@ def test_cookie_banners_are_stripped_before_trafilatura_reads_the_page() -> None
     )
     assert recipe is not None
     assert "bake the cookies" in strip_named(recipe, OVERLAY_WORDS).text_content()
+
+
+# --- listing reading, inline links, disjoint candidates, repeated paragraphs -------------
+
+STORIES = [
+    ("Council approves the new library budget",
+     "The council voted after a long debate about school repairs and the library wing."),
+    ("Bridge repairs close the river road",
+     "Lorries are diverted through the industrial estate until the end of the month."),
+    ("Local bakery wins the regional bread prize",
+     "The sourdough rye from the market square bakery beat forty other entries."),
+    ("Night buses return to the old town",
+     "Three routes run again on Friday and Saturday nights from the station."),
+    ("School garden harvests its first pumpkins",
+     "Pupils grew twelve varieties and will sell them at the autumn fair."),
+    ("Football club signs a new goalkeeper",
+     "The nineteen year old joins from the academy of a neighbouring town."),
+]
+# Each item is one <a> card: its title and its snippet are link text.
+LINK_CARD_LISTING = page(
+    '<div class="page"><h1>Town news</h1>'
+    "<p>The latest stories from around the town, updated every morning.</p>"
+    '<div class="stories">'
+    + "".join(f'<a class="story" href="/news/{i}"><h3>{title}</h3><p>{snippet}</p></a>'
+              for i, (title, snippet) in enumerate(STORIES))
+    + "</div></div>",
+    head="<title>Town news - Town Gazette</title>",
+)
+
+
+def _structure_text(html: str, url: str | None = None) -> str:
+    from crawler._html import _parse
+    from crawler._html_dom import dom_blocks, render_blocks
+
+    tree = _parse(html)
+    assert tree is not None
+    return render_blocks(dom_blocks(tree, url), markdown=False)
+
+
+def test_listing_of_link_cards_keeps_every_item() -> None:
+    # Without the listing reading, the page's only non-link text is the intro,
+    # and both the structural candidate and the extraction collapse to it.
+    url = "https://gazette.example/news/"
+    for text in (_structure_text(LINK_CARD_LISTING, url), extract_html(LINK_CARD_LISTING,
+                                                                        url=url).text):
+        for title, snippet in STORIES:
+            assert title in text
+            assert snippet in text
+        for dropped in ("We use cookies", "All rights reserved", "Shop"):
+            assert dropped not in text
+
+
+CATEGORIES = [
+    "Tea", "Green tea", "Black tea blends", "White tea", "Oolong", "Herbal infusions",
+    "Rooibos", "Matcha", "Chai spice mixes", "Iced tea", "Tea for beginners",
+    "Teapots and kettles", "Cups and bowls", "Strainers and filters", "Storage tins",
+    "Gift sets", "Tea with milk", "Tea without caffeine", "Japanese green teas",
+    "Chinese green teas", "Indian black teas", "Kenyan black teas", "Smoked black teas",
+    "Fruit infusions", "Mint and herbs", "Brewing guides", "Water and temperature",
+    "Tea and health", "Tea and food", "Tea ceremony history", "Harvest calendar",
+    "Grower portraits", "Shop news", "Events near you", "Reader questions",
+    "Tasting notes", "Glossary of terms", "Sustainability reports", "Wholesale orders",
+    "Gift cards", "Samples and minis", "Subscriptions box",
+]
+CATEGORY_MENU_PAGE = page(
+    '<div class="wrap"><div class="text"><h1>Brewing green tea</h1>'
+    "<p>Green tea turns bitter when the water is too hot: let boiled water cool to about "
+    "eighty degrees before pouring it over the leaves.</p>"
+    "<p>Steep the leaves for two minutes, then pour everything out so the leaves do not "
+    "sit in the water.</p></div>"
+    '<div class="categories"><h2>Browse by category</h2><ul>'
+    + "".join(f'<li><a href="/c/{i}">{name}</a></li>' for i, name in enumerate(CATEGORIES))
+    + "</ul></div></div>",
+    head="<title>Brewing green tea - Tea House</title>",
+)
+
+
+def test_menu_of_short_links_is_not_taken_for_a_listing() -> None:
+    # Links of one to three words are a menu, however many: they hold more words
+    # than the article yet must not replace it.
+    assert sum(len(name.split()) for name in CATEGORIES) > 2 * 40
+    assert max(len(name.split()) for name in CATEGORIES) == 3
+    url = "https://tea.example/guides/green-tea"
+    for text in (_structure_text(CATEGORY_MENU_PAGE, url),
+                 extract_html(CATEGORY_MENU_PAGE, url=url).text):
+        assert "turns bitter when the water is too hot" in text
+        assert "pour everything out" in text
+        for entry in ("Browse by category", "Chai spice mixes", "Smoked black teas",
+                      "Glossary of terms"):
+            assert entry not in text
+
+
+BREWERS_PAGE = page(
+    '<div class="review"><h1>Three brewers, one month</h1>'
+    '<p>For filter coffee I compared the brewers <a href="/b/aeropress">Aeropress</a>, '
+    '<a href="/b/v60">Hario V60</a> and <a href="/b/chemex">Chemex</a> over a month.</p>'
+    "<p>Each morning I weighed fifteen grams of beans, ground them medium fine and used "
+    "water just off the boil.</p>"
+    "<p>The paper filters of the last one gave the cleanest cup, while the press was the "
+    "quickest to clean up afterwards.</p>"
+    "<p>The cone needs a gooseneck kettle to pour slowly; with an ordinary kettle the water "
+    "rushes through the grounds.</p>"
+    '<div class="more">'
+    + "".join(f'<div class="tile"><a href="/r/{i}">Older review {i}</a><b>{i} min</b></div>'
+              for i in range(5))
+    + "</div></div>",
+    head="<title>Three brewers, one month - Coffee Notes</title>",
+)
+
+
+def test_links_inline_in_a_sentence_are_not_pruned_as_cards() -> None:
+    # Three same-tag linked siblings look like a run of cards; the text between
+    # them makes them part of a sentence.
+    url = "https://coffee.example/reviews/brewers"
+    structure = _structure_text(BREWERS_PAGE, url)
+    assert "the brewers Aeropress, Hario V60 and Chemex over a month" in structure
+    # a real run of link tiles on the same page is still pruned
+    assert "Older review 2" not in structure
+    text = extract_html(BREWERS_PAGE, url=url).text
+    for name in ("Aeropress", "Hario V60", "Chemex"):
+        assert name in text
+    assert "brewers , and" not in text
+    assert "Older review 2" not in text
+
+
+@pytest.mark.parametrize(
+    ("hint", "ratio", "expected"),
+    [("", 0.7, True), ("documentation", 0.7, True), ("product", 0.3, True),
+     ("article", 0.0, False)],
+)
+def test_structure_wins_when_it_reads_another_part_of_the_page(
+    hint: str, ratio: float, expected: bool,
+) -> None:
+    from crawler._html import _prefer_structure
+
+    # trafilatura kept a cookie notice; the structure read the page's text (same size).
+    theirs = ("We value your privacy and use tracking technologies to measure visits, "
+              "personalise offers and remember your choices.")
+    ours = ("Emergency plumbers reach any address in the city within the hour for burst "
+            "pipes, blocked drains and broken boilers.")
+    assert _prefer_structure(theirs, ours, hint, ratio) is expected
+
+
+def test_structure_does_not_win_when_it_shares_a_fifth_of_trafilaturas_words() -> None:
+    from crawler._html import _prefer_structure
+
+    theirs = " ".join(f"word{i}" for i in range(20))
+    # 5 of trafilatura's 20 words (a quarter), same size: neither disjoint nor a superset
+    ours = " ".join([f"word{i}" for i in range(5)] + [f"other{i}" for i in range(15)])
+    assert _prefer_structure(theirs, ours, "", 0.7) is False
+    # 3 of 20 (under DISJOINT_CONTAINMENT): the two read different parts of the page
+    ours = " ".join([f"word{i}" for i in range(3)] + [f"other{i}" for i in range(17)])
+    assert _prefer_structure(theirs, ours, "", 0.7) is True
+    assert _prefer_structure(theirs, ours, "article", 0.0) is False
+
+
+def test_repeated_paragraphs_are_dropped_case_punctuation_and_link_targets_ignored() -> None:
+    from crawler._html import _drop_repeated_paragraphs
+
+    long = ("A light trail shoe with a rock plate under the forefoot and a [grippy "
+            "outsole](https://shop.example/tech/grip) for wet roots and loose gravel.")
+    copy = ("A LIGHT trail shoe with a rock plate under the forefoot, and a [grippy "
+            "outsole](https://shop.example/other) for wet roots and loose gravel!")
+    short = "Ships free in two working days from our Leeds warehouse."  # 10 words
+    text = f"# Trail Runner 2\n\n{long}\n\n{short}\n\n## Summary\n\n{copy}\n\n{short}"
+    assert _drop_repeated_paragraphs(text) == (
+        f"# Trail Runner 2\n\n{long}\n\n{short}\n\n## Summary\n\n{short}"
+    )
+    # nothing repeated: the text comes back as it was
+    assert _drop_repeated_paragraphs(f"{long}\n\n{short}\n\n{short}") == (
+        f"{long}\n\n{short}\n\n{short}"
+    )
+
+
+TRAIL_DESCRIPTION = (
+    "A light trail shoe with a rock plate under the forefoot and a grippy lugged outsole "
+    "for wet roots and loose gravel."
+)
+TRAIL_PARAGRAPHS = "".join(f"<p>{text}</p>" for text in (
+    "The padded collar and gusseted tongue keep grit out on long descents over scree and sand.",
+    "The outsole rubber is soft enough to grip wet rock yet lasts around six hundred kilometres.",
+    "The midsole foam keeps its bounce in the cold, so winter runs feel the same as summer ones.",
+    "Sizes run true; choose half a size up if you wear thick socks on long winter runs.",
+))
+
+
+def test_product_page_holds_its_repeated_description_once() -> None:
+    # The summary tab repeats the description with a comma more, which trafilatura's
+    # own exact-text deduplication misses.
+    copy = TRAIL_DESCRIPTION.replace("forefoot and", "forefoot, and")
+    html = page(
+        '<script type="application/ld+json">{"@context": "https://schema.org", '
+        f'"@type": "Product", "name": "Trail Runner 2", "description": "{TRAIL_DESCRIPTION}", '
+        '"offers": {"@type": "Offer", "price": "89.00"}}</script>'
+        '<div class="product"><h1>Trail Runner 2</h1><p class="price">$89.00</p>'
+        f'<div class="description"><h2>Description</h2><p>{TRAIL_DESCRIPTION}</p>'
+        f"{TRAIL_PARAGRAPHS}<p>Free returns within thirty days, no questions asked.</p></div>"
+        f'<div class="summary"><h2>Summary</h2><p>{copy}</p>'
+        "<p>Weight 280 g, drop 6 mm, recycled mesh upper.</p>"
+        "<p>Free returns within thirty days - no questions asked!</p></div></div>",
+        head="<title>Trail Runner 2 - Shoe Shop</title>",
+    )
+    text = extract_html(html, url="https://shop.example/products/trail-runner-2").text
+    assert text.count("rock plate under the forefoot") == 1
+    for kept in ("gusseted tongue", "six hundred kilometres", "Weight 280 g"):
+        assert kept in text
+    assert text.count("Free returns within thirty days") == 2  # short repeats stay
+
+
+def test_article_keeps_a_repeated_paragraph() -> None:
+    # A pull quote repeats a paragraph of the story: on an article, trafilatura's
+    # text is left as it is.
+    quote = ("The river moved more gravel in one night of flood than in the ten dry years "
+             "before it, the survey team wrote")
+    html = page(
+        "<article><h1>Rivers of the North</h1>"
+        + "".join(
+            f"<p>Paragraph {i} tells how the glacial rivers of the north carve their valleys, "
+            f"moving gravel and silt over thousands of years before reaching the cold sea.</p>"
+            for i in range(4)
+        )
+        + f"<p>{quote}.</p><blockquote><p>{quote}!</p></blockquote>"
+        + "<p>The survey continues next summer on the eastern tributaries.</p></article>",
+        head=('<meta property="og:type" content="article">'
+              "<title>Rivers of the North | Geo Weekly</title>"),
+    )
+    doc = extract_html(html, url="https://geo.example/rivers")
+    assert doc.extractor.startswith("trafilatura")
+    assert doc.text.count("in one night of flood") == 2
