@@ -404,13 +404,19 @@ def _drop_repeated_paragraphs(text: str) -> str:
     Product pages repeat their description in a summary tab, threads quote
     earlier posts, a listing shows a teaser twice: the copy costs an LLM tokens
     and adds nothing. Only paragraphs of REPEAT_MIN_WORDS words or more count,
-    so short labels repeated on purpose ("Price", "Reply") stay.
+    so short labels repeated on purpose ("Price", "Reply") stay; lines of code
+    (fenced blocks) are never touched.
     """
     seen: set[str] = set()
     kept: list[str] = []
+    in_code = False
     for paragraph in text.split("\n"):
-        key = " ".join(_WORD.findall(_LINK_TARGET.sub("]", paragraph).lower()))
-        if key.count(" ") + 1 >= REPEAT_MIN_WORDS:
+        if paragraph.lstrip().startswith("```"):
+            in_code = not in_code
+        key = "" if in_code else " ".join(
+            _WORD.findall(_LINK_TARGET.sub("]", paragraph).lower())
+        )
+        if key and key.count(" ") + 1 >= REPEAT_MIN_WORDS:
             if key in seen:
                 continue
             seen.add(key)

@@ -81,6 +81,8 @@ _WS = re.compile(r"\s+")
 # The listing reading of a page (link text counted, cards kept) replaces the
 # content reading when that holds less than this share of its words.
 LISTING_SHARE = 0.5
+# Elements whose links are always inline in running text, never a row of cards.
+_PROSE_TAGS = frozenset("p blockquote dd figcaption h1 h2 h3 h4 h5 h6".split())
 # A link of this many words is an item's title, not a menu entry or a tag.
 TITLE_WORDS = 4
 # Deeper trees have their text-free wrappers unwrapped (see flatten_deep).
@@ -404,6 +406,8 @@ def _is_prose(parent: HtmlElement, stats: dict[HtmlElement, tuple[int, int]]) ->
     Links named in a sentence ("models A, B and C") are siblings with the same
     tag, like cards, but the text between them belongs to the sentence.
     """
+    if parent.tag in _PROSE_TAGS:
+        return True
     own = len(_WS.sub("", parent.text or ""))
     own += sum(len(_WS.sub("", child.tail or "")) for child in parent)
     return own > 0.2 * stats.get(parent, (0, 0))[0]
@@ -417,7 +421,9 @@ def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
 
     def flush(kind: str) -> None:
         text = _WS.sub(" ", "".join(text_parts)).strip()
-        md = _WS.sub(" ", "".join(md_parts)).strip()
+        # code keeps its lines and indentation
+        md = ("".join(md_parts).strip("\n").rstrip() if kind == "pre"
+              else _WS.sub(" ", "".join(md_parts)).strip())
         if text:
             container = current[-1]
             tag = getattr(container, "tag", "")
@@ -449,10 +455,11 @@ def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
         elif tag == "br":
             text_parts.append(" ")
             md_parts.append(" ")
-        link_here = tag == "a" and not in_link
+        link_here = tag == "a" and not in_link and kind != "pre"
         if link_here:
             start = len("".join(text_parts))
             md_start = len(md_parts)
+            first_block = len(blocks)
         if element.text and tag:
             text_parts.append(element.text)
             md_parts.append(element.text)
@@ -463,12 +470,24 @@ def _collect(root: HtmlElement, url: str | None, blocks: list[Block]) -> None:
                 text_parts.append(child.tail)
                 md_parts.append(child.tail)
         if link_here:
+            href = element.get("href") or ""
+            target = ""
+            if href and not href.startswith(("#", "javascript:", "mailto:")):
+                target = urljoin(url, href) if url else href
+            if len(blocks) > first_block:
+                # A card: the link wraps blocks (title, snippet), which were
+                # flushed inside it. They are link text; the first one, the
+                # title, carries the target.
+                for block in blocks[first_block:]:
+                    block.link_chars = len(block.text)
+                title = blocks[first_block]
+                if target and title.kind != "pre":
+                    title.markdown = f"[{title.markdown}]({target})"
+                start, md_start = 0, 0
             link_text = "".join(text_parts)[start:]
             state["links"] += len(_WS.sub(" ", link_text).strip())
-            href = element.get("href") or ""
             inner = _WS.sub(" ", "".join(md_parts[md_start:])).strip()
-            if inner and href and not href.startswith(("#", "javascript:", "mailto:")):
-                target = urljoin(url, href) if url else href
+            if inner and target:
                 del md_parts[md_start:]
                 md_parts.append(f"[{inner}]({target})")
         if is_block:
@@ -491,6 +510,8 @@ def render_blocks(blocks: list[Block], markdown: bool) -> str:
             body = "#" * int(block.kind[1]) + " " + body
         elif block.kind == "li":
             body = "- " + body
+        elif block.kind == "pre":
+            body = f"```\n{body}\n```"
         # consecutive list items form one list; everything else is a paragraph
         separator = "\n" if block.kind == previous == "li" else "\n\n"
         out.append(separator + body if out else body)

@@ -525,13 +525,13 @@ LINK_CARD_LISTING = page(
 )
 
 
-def _structure_text(html: str, url: str | None = None) -> str:
+def _structure_text(html: str, url: str | None = None, markdown: bool = False) -> str:
     from crawler._html import _parse
     from crawler._html_dom import dom_blocks, render_blocks
 
     tree = _parse(html)
     assert tree is not None
-    return render_blocks(dom_blocks(tree, url), markdown=False)
+    return render_blocks(dom_blocks(tree, url), markdown=markdown)
 
 
 def test_listing_of_link_cards_keeps_every_item() -> None:
@@ -724,3 +724,48 @@ def test_article_keeps_a_repeated_paragraph() -> None:
     doc = extract_html(html, url="https://geo.example/rivers")
     assert doc.extractor.startswith("trafilatura")
     assert doc.text.count("in one night of flood") == 2
+
+
+def test_structural_text_keeps_code_lines_in_a_fence() -> None:
+    html = page(
+        "<main><h1>Retry guide</h1>"
+        "<p>Use this loop to retry the upload when the network fails for a moment.</p>"
+        "<pre><code>for attempt in range(3):\n    upload(path)\n</code></pre></main>"
+    )
+    text = _structure_text(html, markdown=True)
+    assert "```\nfor attempt in range(3):\n    upload(path)\n```" in text
+
+
+def test_repeated_code_lines_are_not_dropped() -> None:
+    from crawler._html import _drop_repeated_paragraphs
+
+    line = '    log("retrying the upload of the file to the bucket after a short pause")'
+    text = f"Intro.\n\n```\nfor attempt in range(3):\n{line}\n{line}\n```\n\nEnd."
+    assert _drop_repeated_paragraphs(text) == text
+
+
+def test_cards_wrapping_blocks_keep_their_links() -> None:
+    cards = "".join(
+        f'<a class="card" href="/news/{i}"><h3>Story number {i} about the town</h3>'
+        f"<p>Snippet {i} of the story.</p></a>"
+        for i in range(1, 5)
+    )
+    text = _structure_text(page(f"<main><div class='cards'>{cards}</div></main>"),
+                           url="https://town.example/news/", markdown=True)
+    for i in range(1, 5):
+        assert f"### [Story number {i} about the town](https://town.example/news/{i})" in text
+        assert f"Snippet {i} of the story." in text
+
+
+def test_long_links_inside_a_paragraph_are_not_cards() -> None:
+    html = page(
+        "<main><p>I compared <a href='/a'>the Aeropress Go travel press</a>, "
+        "<a href='/b'>the Hario V60 ceramic dripper</a> and "
+        "<a href='/c'>the Chemex six cup glass</a>.</p>"
+        + "".join(f"<p>Week {i}: notes on grind size, water temperature and the taste of the "
+                  f"cup, written down every morning before work.</p>" for i in range(6))
+        + "</main>"
+    )
+    text = _structure_text(html)
+    for name in ("Aeropress Go travel press", "Hario V60 ceramic dripper", "Chemex six cup"):
+        assert name in text
