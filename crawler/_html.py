@@ -83,6 +83,7 @@ from ._html_dom import (
     render_blocks,
     strip_named,
 )
+from ._html_meta import page_metadata
 from ._html_signals import page_signals
 from ._models import Document
 from .errors import ExtractionError
@@ -133,7 +134,6 @@ PRECISION_MIN_SHARE = 0.5
 # trafilatura's text rebuilt with the list items it dropped must keep this share
 # of its words (see _fill_lists).
 FILL_CONTAINMENT = 0.5
-_DATE_PARAMS = {"original_date": True, "extensive_search": False}
 # Off articles, a paragraph of this many words or more seen before is dropped.
 REPEAT_MIN_WORDS = 12
 # Below this many words the body is a placeholder and a longer description wins.
@@ -186,23 +186,15 @@ def extract_html(
     result = trafilatura.bare_extraction(
         deepcopy(clean) if hint == "article" else clean,
         url=url,
-        with_metadata=True,
+        with_metadata=False,
         include_comments=include_comments,
         include_tables=include_tables,
         include_links=markdown,
         include_formatting=markdown,
         include_images=False,
-        # htmldate's extensive search hands free text to dateparser, which costs
-        # more than the whole extraction; the structured date sources remain.
-        date_extraction_params=_DATE_PARAMS,
     )
     text = _tidy(result.text) if result is not None and result.text else ""
     extractor = "trafilatura"
-    if result is None:
-        # trafilatura returns nothing, metadata included, when it finds no text
-        result = trafilatura.extract_metadata(
-            deepcopy(tree), default_url=url, date_config=_DATE_PARAMS, extensive=False
-        )
 
     if hint == "article" and text:
         text, extractor = _precise_article(clean, url, text, markdown, include_comments,
@@ -225,7 +217,8 @@ def extract_html(
         extractor = "fallback"
     # A JavaScript app may serve no body text at all ("enable JavaScript"); its
     # description is then the only text the page holds about itself.
-    description = _clean_meta(getattr(result, "description", None))
+    meta = page_metadata(tree, url)
+    description = meta.description
     if description and sum(_words(text).values()) < MIN_BODY_WORDS < len(description.split()):
         text, extractor = description, "description"
     if not text:
@@ -234,13 +227,13 @@ def extract_html(
 
     return Document(
         text=text,
-        title=_clean_meta(getattr(result, "title", None)),
-        author=_clean_meta(getattr(result, "author", None)),
-        date=_clean_meta(getattr(result, "date", None)),
-        description=_clean_meta(getattr(result, "description", None)),
-        site_name=_clean_meta(getattr(result, "sitename", None)),
+        title=meta.title,
+        author=meta.author,
+        date=meta.date,
+        description=meta.description,
+        site_name=meta.site_name,
         language=_page_language(tree),
-        url=url or _clean_meta(getattr(result, "url", None)),
+        url=url or meta.url,
         content_type="text/html",
         format=output_format,
         extractor=extractor,
@@ -277,13 +270,6 @@ def _parse(html: str | bytes) -> HtmlElement | None:
     if tree is None or ("html" not in beginning and len(tree) < 2):
         return None
     return tree
-
-
-def _clean_meta(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    value = " ".join(value.split())
-    return value or None
 
 
 def _page_language(tree: HtmlElement) -> str | None:

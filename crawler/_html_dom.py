@@ -195,20 +195,13 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
 OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
 
 
-@lru_cache(maxsize=8)
-def _named_xpath(words: frozenset[str]) -> etree.XPath:
-    """XPath preselecting elements whose class or id contains one of ``words``.
+_CLASS_AND_ID = etree.XPath("//@class|//@id")
 
-    ``contains`` is case-sensitive: each word's stem without its first letter
-    ("ookie") is looked for in lower and upper case. The exact word test follows
-    in Python on the few elements found.
-    """
-    stems = {word[1:] for word in words}
-    stems = {stem for stem in stems if not any(s != stem and s in stem for s in stems)}
-    return etree.XPath("//*[" + " or ".join(
-        f"contains(@{attr}, '{stem}') or contains(@{attr}, '{stem.upper()}')"
-        for attr in ("class", "id") for stem in sorted(stems)
-    ) + "]")
+
+@lru_cache(maxsize=8)
+def _named_pattern(words: frozenset[str]) -> re.Pattern[str]:
+    """A case-insensitive pattern preselecting class or id values holding one of ``words``."""
+    return re.compile("|".join(re.escape(word) for word in sorted(words)), re.I)
 
 
 def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) -> HtmlElement:
@@ -220,7 +213,12 @@ def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) ->
     *about* cookies keeps its text.
     """
     root = deepcopy(tree.getroottree().getroot())
-    named = _named_xpath(words)(root)
+    # Attribute values are read in C; the pattern preselects the few that hold a
+    # word, and the exact word test on their elements follows.
+    pattern = _named_pattern(words)
+    named = list(dict.fromkeys(
+        value.getparent() for value in _CLASS_AND_ID(root) if pattern.search(value)
+    ))
     if not named:
         return root
     total = len(root.text_content())
