@@ -769,3 +769,21 @@ def test_long_links_inside_a_paragraph_are_not_cards() -> None:
     text = _structure_text(html)
     for name in ("Aeropress Go travel press", "Hario V60 ceramic dripper", "Chemex six cup"):
         assert name in text
+
+
+def test_metadata_of_a_page_without_text_and_escaped_twice() -> None:
+    # The metadata comes from the page even when trafilatura finds no text, and a
+    # meta content escaped twice reads as text.
+    html = page(
+        "<main><p>Menu</p></main>",
+        head=('<title>Fish &amp; Chips Shop</title>'
+              '<meta name="description" content="Fresh fish &amp;amp; chips every day, '
+              'cooked to order by the harbour since 1952 for locals and visitors alike.">'
+              '<meta property="og:site_name" content="Harbour Chippy">'
+              '<meta property="article:published_time" content="2023-06-01T10:00:00Z">'),
+    )
+    doc = extract_html(html, url="https://chippy.example/")
+    assert doc.title == "Fish & Chips Shop"
+    assert doc.description is not None and doc.description.startswith("Fresh fish & chips")
+    assert doc.site_name == "Harbour Chippy"
+    assert doc.date == "2023-06-01"
