@@ -11,50 +11,54 @@ What a fetch guarantees:
   the address that was checked, with the original ``Host`` header and TLS name;
 * one total deadline (``timeout``) covers resolution, connecting, retries,
   back-off sleeps, redirects and reading the body;
-* the body is decoded here (gzip, deflate, br, at most ``max_encodings`` stacked)
-  in bounded pieces, and the *decoded* size is capped by ``max_bytes``, so a
-  compression bomb stops at the cap with bounded memory;
+* the body is decoded by the fetcher itself (gzip, deflate, br, at most
+  ``max_encodings`` stacked) in bounded pieces, and the *decoded* size is capped
+  by ``max_bytes``, so a compression bomb stops at the cap with bounded memory;
 * connection errors, 429 and 503 are retried a bounded number of times with
   back-off, honouring ``Retry-After`` when it fits in the deadline;
 * every httpx exception is translated into a :mod:`crawler.errors` exception.
+
+This module holds that policy and the public API. The layers below it:
+:mod:`crawler._transport` (connections bounded by the deadline, one pool per
+TLS server name) and :mod:`crawler._decode` (reading and decoding the body
+under the size cap).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import email.utils
-import functools
 import logging
 import math
-import os
 import re
-import socket
 import ssl
 import threading
 import time
 import weakref
-import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
-import brotli
-import httpcore
 import httpx
 
+from ._decode import ACCEPT_ENCODING, BodyReader, aiter_raw, iter_raw
 from ._guard import Guard, Resolver, Target
 from ._models import Page
 from ._robots import MAX_CRAWL_DELAY, RobotsCache, RobotsRules
+from ._transport import (
+    AsyncTLSPartitionedTransport,
+    OpenSockets,
+    TLSPartitionedTransport,
+    Watchdog,
+    sync_deadline,
+)
 from ._useragents import UserAgent, resolve_user_agent
 from .errors import (
     ConnectError,
     ContentEncodingError,
-    ContentTooLarge,
     CrawlerError,
     FetchError,
     FetchTimeout,
@@ -97,9 +101,6 @@ DEFAULT_MAX_RETRY_AFTER = 30.0
 _MAX_BACKOFF = 10.0
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _RETRY_CODES = frozenset({429, 503})
-_DECODE_CHUNK = 64 * 1024
-_ACCEPT_ENCODING = "gzip, deflate, br"
-_MAX_TLS_POOLS = 64
 _ORIGIN_BOUND_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 
 
@@ -196,191 +197,6 @@ def check_headers(headers: Mapping[str, str]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Content decoding
-
-
-class _Decoder(Protocol):
-    def feed(self, data: bytes) -> Iterator[bytes]: ...
-
-    def flush(self) -> Iterator[bytes]: ...
-
-
-class _ZlibDecoder:
-    """gzip or deflate, producing at most ``_DECODE_CHUNK`` bytes per piece."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._raw_fallback = kind == "deflate"
-        self._started = False
-        self._done = False
-        self._d = zlib.decompressobj(31 if kind == "gzip" else 15)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        buf = data
-        while buf and not self._done:
-            try:
-                out = self._d.decompress(buf, _DECODE_CHUNK)
-            except zlib.error as exc:
-                if self._raw_fallback and not self._started:
-                    # "deflate" is meant to be zlib-wrapped; many servers send raw deflate.
-                    self._raw_fallback = False
-                    self._d = zlib.decompressobj(-15)
-                    continue
-                raise ContentEncodingError(f"corrupt {self.kind} body: {exc}") from exc
-            self._started = True
-            if out:
-                yield out
-            if self._d.eof:
-                rest = self._d.unused_data
-                if self.kind == "gzip" and rest and b"\x1f\x8b".startswith(rest[:2]):
-                    self._d = zlib.decompressobj(31)  # concatenated gzip members
-                    buf = rest
-                    continue
-                self._done = True  # trailing bytes after the stream end are ignored
-                return
-            buf = self._d.unconsumed_tail
-            while not buf and len(out) == _DECODE_CHUNK and not self._d.eof:
-                out = self._d.decompress(b"", _DECODE_CHUNK)
-                if out:
-                    yield out
-                buf = self._d.unconsumed_tail
-
-    def flush(self) -> Iterator[bytes]:
-        if self._done:
-            return
-        try:
-            out = self._d.flush()
-        except zlib.error as exc:
-            raise ContentEncodingError(f"corrupt {self.kind} body: {exc}") from exc
-        if out:
-            yield out
-        if self._started and not self._d.eof:
-            logger.warning("%s body ended before the end of its compressed stream", self.kind)
-
-
-class _BrotliDecoder:
-    """Brotli, producing bounded pieces (``output_buffer_limit``)."""
-
-    def __init__(self) -> None:
-        self._d = brotli.Decompressor()
-        self._started = False
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if not data:
-            return
-        self._started = True
-        try:
-            out = self._d.process(data, output_buffer_limit=_DECODE_CHUNK)
-            if out:
-                yield out
-            while not self._d.can_accept_more_data():
-                out = self._d.process(b"", output_buffer_limit=_DECODE_CHUNK)
-                if not out:
-                    break
-                yield out
-        except brotli.error as exc:
-            raise ContentEncodingError(f"corrupt br body: {exc}") from exc
-
-    def flush(self) -> Iterator[bytes]:
-        if self._started and not self._d.is_finished():
-            logger.warning("br body ended before the end of its compressed stream")
-        return iter(())
-
-
-def _decoders_for(headers: httpx.Headers, max_encodings: int) -> list[_Decoder]:
-    """Decoders in the order they must run (reverse of the Content-Encoding list)."""
-    names = [
-        token.strip().lower()
-        for value in headers.get_list("content-encoding")
-        for token in value.split(",")
-    ]
-    names = [n for n in names if n and n != "identity"]
-    if len(names) > max_encodings:
-        raise ContentEncodingError(
-            f"the response stacks {len(names)} content encodings ({', '.join(names[:5])}...); "
-            f"at most {max_encodings} are decoded (raise max_encodings= to allow more)"
-        )
-    decoders: list[_Decoder] = []
-    for name in reversed(names):
-        if name in ("gzip", "x-gzip"):
-            decoders.append(_ZlibDecoder("gzip"))
-        elif name == "deflate":
-            decoders.append(_ZlibDecoder("deflate"))
-        elif name == "br":
-            decoders.append(_BrotliDecoder())
-        else:
-            raise ContentEncodingError(
-                f"unsupported Content-Encoding {name!r}; supported: gzip, deflate, br"
-            )
-    return decoders
-
-
-def _stage(decoder: _Decoder, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield from decoder.feed(chunk)
-
-
-def _decode_feed(decoders: list[_Decoder], data: bytes) -> Iterator[bytes]:
-    chunks: Iterable[bytes] = (data,)
-    for decoder in decoders:
-        chunks = _stage(decoder, chunks)
-    return iter(chunks)
-
-
-def _decode_flush(decoders: list[_Decoder]) -> Iterator[bytes]:
-    for i, decoder in enumerate(decoders):
-        chunks: Iterable[bytes] = decoder.flush()
-        for later in decoders[i + 1 :]:
-            chunks = _stage(later, chunks)
-        yield from chunks
-
-
-class _BodyReader:
-    """Accumulates decoded pieces and enforces the size cap and the deadline."""
-
-    def __init__(self, fetch: _FetchState, response: httpx.Response, *, truncate: bool) -> None:
-        self.fetch = fetch
-        self.truncate = truncate
-        self.limit = fetch.max_bytes
-        self.size = 0
-        self.parts: list[bytes] = []
-        self.full = False
-        self.decoders = _decoders_for(response.headers, fetch.config.max_encodings)
-        length = response.headers.get("content-length", "")
-        if not self.decoders and length.isdigit() and int(length) > self.limit and not truncate:
-            raise self._too_large()
-
-    def _too_large(self) -> ContentTooLarge:
-        return ContentTooLarge(
-            f"the body of {self.fetch.url} is larger than max_bytes={self.limit:,} bytes "
-            "(counted after decompression); pass a larger max_bytes= (--max-bytes) to allow it",
-            url=self.fetch.url,
-            limit=self.limit,
-        )
-
-    def add(self, pieces: Iterable[bytes]) -> None:
-        for piece in pieces:
-            if self.size + len(piece) > self.limit:
-                if not self.truncate:
-                    raise self._too_large()
-                self.parts.append(piece[: self.limit - self.size])
-                self.size = self.limit
-                self.full = True
-                return
-            self.size += len(piece)
-            self.parts.append(piece)
-
-    def feed(self, raw: bytes) -> None:
-        self.fetch.check_deadline()
-        self.add(_decode_feed(self.decoders, raw))
-
-    def finish(self) -> bytes:
-        if not self.full:
-            self.add(_decode_flush(self.decoders))
-        return b"".join(self.parts)
-
-
-# --------------------------------------------------------------------------------------
 # Error translation
 
 
@@ -412,262 +228,6 @@ _RETRYABLE_TRANSPORT = (
     httpx.WriteError,
     httpx.RemoteProtocolError,
 )
-
-
-# --------------------------------------------------------------------------------------
-# Transports: one connection pool per TLS server name
-
-
-# The deadline of the sync fetch running in this thread (``time.monotonic()``),
-# read by the network streams below; ``None`` outside a fetch.
-_SYNC_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "crawler_sync_deadline", default=None
-)
-
-
-@contextlib.contextmanager
-def _sync_deadline(deadline: float) -> Iterator[None]:
-    token = _SYNC_DEADLINE.set(deadline)
-    try:
-        yield
-    finally:
-        _SYNC_DEADLINE.reset(token)
-
-
-def _cap(timeout: float | None, error: type[Exception]) -> float | None:
-    """``timeout`` cut to the time left before the current sync fetch's deadline."""
-    deadline = _SYNC_DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("the total fetch deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every operation ends by the fetch deadline.
-
-    httpcore applies its timeouts per read: a server sending its status line or
-    headers one byte at a time would otherwise hold a sync fetch indefinitely.
-    """
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _cap(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _cap(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(
-            ssl_context, server_hostname, _cap(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _OpenSockets:
-    """The sockets of a fetcher's sync connections, so :meth:`abort` can wake blocked I/O.
-
-    Closing a socket does not wake a thread blocked reading it; shutting it down does.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._socks: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-        self.aborted = False
-
-    def add(self, stream: httpcore.NetworkStream) -> None:
-        sock = stream.get_extra_info("socket")
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            aborted = self.aborted
-            if not aborted:
-                self._socks.add(sock)
-        if aborted:  # aborted while this one was connecting
-            _shutdown(sock)
-
-    def abort(self) -> None:
-        with self._lock:
-            self.aborted = True
-            socks = list(self._socks)
-            self._socks.clear()
-        for sock in socks:
-            _shutdown(sock)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        # The plain-socket method even for TLS sockets: it wakes the reader
-        # without touching the TLS object the reading thread is using.
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, with streams bounded by the fetch deadline."""
-
-    def __init__(self, sockets: _OpenSockets | None = None) -> None:
-        self._backend = httpcore.SyncBackend()
-        self._sockets = sockets
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        if self._sockets is not None and self._sockets.aborted:
-            raise httpcore.ConnectError("the fetcher was aborted")
-        stream = self._backend.connect_tcp(
-            host, port, _cap(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        if self._sockets is not None:
-            self._sockets.add(stream)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise httpcore.UnsupportedProtocol("the fetcher does not connect to unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-def _http_transport(
-    verify: bool | str | ssl.SSLContext, *, keepalive: bool, sockets: _OpenSockets | None = None
-) -> httpx.HTTPTransport:
-    """An ``httpx.HTTPTransport`` whose connections obey the sync fetch deadline."""
-    limits = httpx.Limits() if keepalive else httpx.Limits(max_keepalive_connections=0)
-    transport = httpx.HTTPTransport(verify=_ssl_context(verify), limits=limits)
-    if not hasattr(transport, "_pool"):  # pragma: no cover - a future httpx
-        raise RuntimeError("unsupported httpx version: HTTPTransport has no connection pool")
-    transport._pool.close()
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=_ssl_context(verify),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_DeadlineBackend(sockets),
-    )
-    return transport
-
-
-class _TLSPartitionedTransport(httpx.BaseTransport):
-    """Routes https requests to a pool per TLS server name.
-
-    Requests go to IP-address URLs, so a single pool would reuse a TLS
-    connection verified for one host name for another host name on the same
-    address. Past ``_MAX_TLS_POOLS`` names, a pool without keep-alive is used.
-    """
-
-    def __init__(
-        self, *, verify: bool | str | ssl.SSLContext, sockets: _OpenSockets | None = None
-    ) -> None:
-        self._verify = verify
-        self._sockets = sockets
-        self._lock = threading.Lock()
-        self._pools: dict[str, httpx.HTTPTransport] = {}
-        self._plain = _http_transport(verify, keepalive=True, sockets=sockets)
-        self._overflow = _http_transport(verify, keepalive=False, sockets=sockets)
-
-    def _pool(self, request: httpx.Request) -> httpx.HTTPTransport:
-        name = request.extensions.get("sni_hostname")
-        if request.url.scheme != "https" or not name:
-            return self._plain
-        with self._lock:
-            pool = self._pools.get(name)
-            if pool is None:
-                if len(self._pools) >= _MAX_TLS_POOLS:
-                    return self._overflow
-                pool = self._pools[name] = _http_transport(
-                    self._verify, keepalive=True, sockets=self._sockets
-                )
-            return pool
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._pool(request).handle_request(request)
-
-    def close(self) -> None:
-        with self._lock:
-            pools = [self._plain, self._overflow, *self._pools.values()]
-            self._pools.clear()
-        for pool in pools:
-            pool.close()
-
-
-class _AsyncTLSPartitionedTransport(httpx.AsyncBaseTransport):
-    """Async twin of :class:`_TLSPartitionedTransport`."""
-
-    def __init__(self, *, verify: bool | str | ssl.SSLContext) -> None:
-        self._verify = verify
-        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
-        self._plain = httpx.AsyncHTTPTransport(verify=_ssl_context(verify))
-        self._overflow = httpx.AsyncHTTPTransport(
-            verify=_ssl_context(verify), limits=httpx.Limits(max_keepalive_connections=0)
-        )
-
-    def _pool(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
-        name = request.extensions.get("sni_hostname")
-        if request.url.scheme != "https" or not name:
-            return self._plain
-        pool = self._pools.get(name)
-        if pool is None:
-            if len(self._pools) >= _MAX_TLS_POOLS:
-                return self._overflow
-            pool = self._pools[name] = httpx.AsyncHTTPTransport(verify=_ssl_context(self._verify))
-        return pool
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._pool(request).handle_async_request(request)
-
-    async def aclose(self) -> None:
-        pools = [self._plain, self._overflow, *self._pools.values()]
-        self._pools.clear()
-        for pool in pools:
-            await pool.aclose()
-
-
-_SSL_LOCK = threading.Lock()
-
-
-def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    """One TLS context per process and setting (loading CA certificates takes ~0.1 s).
-
-    Locked: worker threads that start together would otherwise each load the
-    certificates, holding the GIL for a second or more between them.
-    """
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    with _SSL_LOCK:
-        return _cached_ssl_context(verify)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_ssl_context(verify: bool | str) -> ssl.SSLContext:
-    if isinstance(verify, str):
-        if os.path.isdir(verify):
-            return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
-    return httpx.create_ssl_context(verify=verify)
 
 
 def _no_cookie_jar() -> CookieJar:
@@ -711,7 +271,7 @@ class _FetchState:
         # httpx.Headers merges case-insensitively: a caller's "user-agent" replaces ours.
         check_headers(headers)
         self.headers = httpx.Headers(ua.headers())
-        self.headers["Accept-Encoding"] = _ACCEPT_ENCODING
+        self.headers["Accept-Encoding"] = ACCEPT_ENCODING
         self.headers.update(config.headers)
         self.headers.update(headers)
 
@@ -939,7 +499,7 @@ class Fetcher:
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._generation = 0
-        self._sockets = _OpenSockets()
+        self._sockets = OpenSockets()
         self._aclient: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
         self.robots = RobotsCache(self)
@@ -979,11 +539,11 @@ class Fetcher:
                     self._client = httpx.Client(transport=transport, **self._client_kwargs())
                 return self._client
             if self._sockets.aborted:
-                self._sockets = _OpenSockets()  # a fetcher closed after abort() is reusable
+                self._sockets = OpenSockets()  # a fetcher closed after abort() is reusable
             sockets, generation = self._sockets, self._generation
         # Built outside the lock: the first one loads the CA certificates.
         client = httpx.Client(
-            transport=_TLSPartitionedTransport(verify=self.config.verify, sockets=sockets),
+            transport=TLSPartitionedTransport(verify=self.config.verify, sockets=sockets),
             **self._client_kwargs(),
         )
         with self._lock:
@@ -1016,7 +576,7 @@ class Fetcher:
         if self._aclient is None:
             transport = self._transport
             if transport is None:
-                transport = _AsyncTLSPartitionedTransport(verify=self.config.verify)
+                transport = AsyncTLSPartitionedTransport(verify=self.config.verify)
             elif not isinstance(transport, httpx.AsyncBaseTransport):
                 raise TypeError(
                     "this Fetcher was given a sync-only transport; use fetch(), "
@@ -1140,7 +700,7 @@ class Fetcher:
         return state.check_deadline()
 
     def _fetch(self, state: _FetchState, *, check_robots: bool, truncate: bool = False) -> Page:
-        with _sync_deadline(state.deadline):
+        with sync_deadline(state.deadline):
             return self._fetch_hops(state, check_robots=check_robots, truncate=truncate)
 
     def _fetch_hops(self, state: _FetchState, *, check_robots: bool, truncate: bool) -> Page:
@@ -1161,10 +721,12 @@ class Fetcher:
                     continue
                 if response.status_code >= 400:
                     raise state.status_error(response, target, attempts=1)
-                reader = _BodyReader(state, response, truncate=truncate)
-                watchdog = _Watchdog(response, state.deadline)
+                reader = BodyReader(
+                    state, response, max_encodings=state.config.max_encodings, truncate=truncate
+                )
+                watchdog = Watchdog(response, state.deadline)
                 try:
-                    for raw in _iter_raw(response):
+                    for raw in iter_raw(response):
                         reader.feed(raw)
                         if reader.full:
                             break
@@ -1252,9 +814,11 @@ class Fetcher:
                     continue
                 if response.status_code >= 400:
                     raise state.status_error(response, target, attempts=1)
-                reader = _BodyReader(state, response, truncate=truncate)
+                reader = BodyReader(
+                    state, response, max_encodings=state.config.max_encodings, truncate=truncate
+                )
                 try:
-                    async for raw in _aiter_raw(response):
+                    async for raw in aiter_raw(response):
                         reader.feed(raw)
                         if reader.full:
                             break
@@ -1300,57 +864,6 @@ class Fetcher:
                 )
             attempt += 1
             await anyio.sleep(delay)
-
-
-class _Watchdog:
-    """Shuts the socket down at the deadline, so a blocked sync read returns.
-
-    httpcore fixes the read timeout when the body starts; a server that sends a
-    byte now and then and stalls right before the deadline could otherwise hold
-    the caller for up to twice ``timeout``. Streams of the fetcher's own
-    transport (:class:`_DeadlineStream`) already cut every read at the deadline
-    and need no timer thread: only injected transports get one.
-    """
-
-    def __init__(self, response: httpx.Response, deadline: float) -> None:
-        self._timer: threading.Timer | None = None
-        stream = response.extensions.get("network_stream")
-        if isinstance(stream, _DeadlineStream):
-            return
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            delay = max(deadline - time.monotonic(), 0.0)
-            self._timer = threading.Timer(delay, self._fire, args=(sock,))
-            self._timer.daemon = True
-            self._timer.start()
-
-    @staticmethod
-    def _fire(sock: socket.socket) -> None:
-        _shutdown(sock)
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-
-def _iter_raw(response: httpx.Response) -> Iterator[bytes]:
-    # The stream itself, not Response.iter_raw(): in-memory responses (MockTransport)
-    # count as already consumed there, and we decode the raw bytes ourselves.
-    stream = response.stream
-    if not isinstance(stream, httpx.SyncByteStream):
-        raise TypeError("expected a sync response stream")
-    for chunk in stream:
-        if chunk:
-            yield chunk
-
-
-async def _aiter_raw(response: httpx.Response) -> AsyncIterator[bytes]:
-    stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):
-        raise TypeError("expected an async response stream")
-    async for chunk in stream:
-        if chunk:
-            yield chunk
 
 
 def _fetcher_for(
