@@ -12,21 +12,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._backend import Backend, Completion, Message
 from ._chunking import Chunk, split_text
-from ._engine import (
-    PartialSummary,
-    Plan,
-    ProgressEvent,
-    Summarizer,
-    SummaryResult,
-    SummaryStats,
-    asummarize,
-    summarize,
-)
+from ._engine import Summarizer, asummarize, summarize
 from ._extractive import ExtractiveBackend
 from ._fake import FakeBackend
 from ._openai import OpenAIBackend, RetryPolicy
 from ._prompts import Prompts
 from ._registry import available_backends, get_backend
+from ._results import PartialSummary, Plan, ProgressEvent, SummaryResult, SummaryStats
 from ._tokens import Tokenizer, get_tokenizer
 from .errors import (
     BackendConnectionError,

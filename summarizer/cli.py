@@ -19,8 +19,9 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ._engine import ProgressEvent, Summarizer, SummaryResult, _run_sync
+from ._engine import Summarizer, _run_sync
 from ._registry import available_backends, get_backend
+from ._results import ProgressEvent, SummaryResult
 from .errors import (
     ContextWindowTooSmall,
     MapReduceError,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ._engine import PartialSummary
+    from ._results import PartialSummary
 
 __all__ = [
     "BackendConnectionError",
