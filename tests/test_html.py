@@ -419,20 +419,27 @@ def test_article_precision_pass_is_used_unless_it_cuts_into_the_story(
     story = doc.text
 
     precise_calls: list[dict] = []
+    real_extract = html_module.trafilatura.extract
 
-    def fake_extract(tree: object, **kwargs: object) -> str:
-        precise_calls.append(kwargs)
-        return "Paragraph 0 only, the precision pass kept a fragment."
+    def precision_gives(text: str):  # the precision pass returns ``text``
+        def fake_extract(tree: object, **kwargs: object) -> str:
+            if kwargs.get("favor_precision"):
+                precise_calls.append(kwargs)
+                return text
+            return real_extract(tree, **kwargs)
 
-    monkeypatch.setattr(html_module.trafilatura, "extract", fake_extract)
+        return fake_extract
+
+    monkeypatch.setattr(html_module.trafilatura, "extract",
+                        precision_gives("Paragraph 0 only, the precision pass kept a fragment."))
     doc = extract_html(tagged, url="https://geo.example/rivers")
-    assert precise_calls and precise_calls[0]["favor_precision"] is True
+    assert precise_calls
     assert doc.extractor == "trafilatura"  # under PRECISION_MIN_SHARE of the words: not used
     assert "Paragraph 5 tells how" in doc.text
 
     # most of the story, without its last paragraph: the precision pass is used
     shorter = story.rsplit("\n\n", 1)[0]
-    monkeypatch.setattr(html_module.trafilatura, "extract", lambda tree, **kw: shorter)
+    monkeypatch.setattr(html_module.trafilatura, "extract", precision_gives(shorter))
     doc = extract_html(tagged, url="https://geo.example/rivers")
     assert doc.extractor == "trafilatura-precision"
     assert doc.text == shorter
