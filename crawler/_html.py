@@ -207,7 +207,7 @@ def extract_html(
         extractor = "fallback"
     # A JavaScript app may serve no body text at all ("enable JavaScript"); its
     # description is then the only text the page holds about itself.
-    meta = page_metadata(tree, url)
+    meta = page_metadata(tree, url, search_author=hint in ("article", "forum"))
     description = meta.description
     if description and sum(_words(text).values()) < MIN_BODY_WORDS < len(description.split()):
         text, extractor = description, "description"

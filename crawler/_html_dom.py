@@ -240,37 +240,51 @@ def _inside(element: HtmlElement, tags: tuple[str, ...]) -> bool:
     return any(ancestor.tag in tags for ancestor in element.iterancestors())
 
 
-def _text_stats(root: HtmlElement, titles: bool = False) -> dict[HtmlElement, tuple[int, int]]:
-    """(text chars, link text chars) for every element, bottom up.
+Stats = dict[HtmlElement, tuple[int, int]]
 
-    With ``titles``, links of TITLE_WORDS words or more count as text: they are
-    the titles of a listing's items, where short links are menus and tags.
+
+def _text_stats(root: HtmlElement) -> Stats:
+    """(text chars, link text chars) for every element, bottom up."""
+    return _two_stats(root)[0]
+
+
+def _two_stats(root: HtmlElement) -> tuple[Stats, Stats]:
+    """Two readings of (text chars, link text chars) per element, in one walk.
+
+    The first counts every link; the second counts only links of fewer than
+    TITLE_WORDS words: longer ones are the titles of a listing's items and
+    count as text, where short links are menus and tags.
     """
-    stats: dict[HtmlElement, tuple[int, int]] = {}
+    stats: Stats = {}
+    titled: Stats = {}
 
-    def visit(element: HtmlElement, in_link: bool) -> tuple[int, int]:
-        is_link = in_link or (element.tag == "a" and not (
-            titles and len(element.text_content().split()) >= TITLE_WORDS))
+    def visit(element: HtmlElement, in_link: bool, in_short: bool) -> tuple[int, int, int]:
+        if element.tag == "a" and not in_link:
+            is_link = True
+            is_short = len(element.text_content().split()) < TITLE_WORDS
+        else:
+            is_link, is_short = in_link, in_short
         own = len(_WS.sub("", element.text or ""))
-        total, links = own, own if is_link else 0
+        total = own
+        links = own if is_link else 0
+        short = own if is_short else 0
         for child in element:
             if not isinstance(child.tag, str):
                 continue
-            t, lk = visit(child, is_link)
-            total += t
-            links += lk
+            t, lk, sh = visit(child, is_link, is_short)
             tail = len(_WS.sub("", child.tail or ""))
-            total += tail
-            if is_link:
-                links += tail
+            total += t + tail
+            links += lk + (tail if is_link else 0)
+            short += sh + (tail if is_short else 0)
         stats[element] = (total, links)
-        return total, links
+        titled[element] = (total, short)
+        return total, links, short
 
-    visit(root, False)
-    return stats
+    visit(root, False, False)
+    return stats, titled
 
 
-def main_container(body: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
+def main_container(body: HtmlElement, stats: Stats,
                    share: float = 0.8) -> HtmlElement:
     """Descend while one child holds at least ``share`` of the non-link text."""
     node = body
@@ -321,10 +335,10 @@ def _dom_blocks(tree: HtmlElement, url: str | None, include_tables: bool) -> lis
         for table in list(body.iter("table")):
             if table.getparent() is not None:
                 table.drop_tree()
-    stats = _text_stats(body)
+    stats, titled = _two_stats(body)
     # The listing reading first: pruning the cards edits the tree.
     listing: list[Block] = []
-    _collect(main_container(body, _text_stats(body, titles=True)), url, listing)
+    _collect(main_container(body, titled), url, listing)
     root = main_container(body, stats)
     _prune_card_runs(root, stats)
     blocks: list[Block] = []
@@ -364,7 +378,7 @@ def _signature(element: HtmlElement) -> str:
     return f"{element.tag}.{element.get('class') or ''}"
 
 
-def _prune_card_runs(root: HtmlElement, stats: dict[HtmlElement, tuple[int, int]],
+def _prune_card_runs(root: HtmlElement, stats: Stats,
                      card_share: float = 0.3) -> None:
     """Drop runs of repeated link cards that hold a minority of the text.
 
@@ -398,7 +412,7 @@ def _prune_card_runs(root: HtmlElement, stats: dict[HtmlElement, tuple[int, int]
             element.drop_tree()
 
 
-def _is_prose(parent: HtmlElement, stats: dict[HtmlElement, tuple[int, int]]) -> bool:
+def _is_prose(parent: HtmlElement, stats: Stats) -> bool:
     """Whether ``parent`` is running text whose links are inline, not a row of cards.
 
     Links named in a sentence ("models A, B and C") are siblings with the same

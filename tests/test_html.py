@@ -794,3 +794,15 @@ def test_metadata_of_a_page_without_text_and_escaped_twice() -> None:
     assert doc.description is not None and doc.description.startswith("Fresh fish & chips")
     assert doc.site_name == "Harbour Chippy"
     assert doc.date == "2023-06-01"
+
+
+def test_author_from_markup_only_on_articles_and_threads() -> None:
+    body = ('<main><h1>Walnut desk</h1><div class="author">Sam Reviewer</div>'
+            + "<p>Solid walnut, hand finished, with two drawers and cable management.</p>" * 6
+            + "</main>")
+    product = page(body, head='<meta property="og:type" content="product"><title>Desk</title>')
+    assert extract_html(product, url="https://shop.example/p/desk").author is None
+    story = body.replace("<main>", "<main><article>").replace("</main>", "</article></main>")
+    article = page(story,
+                   head='<meta property="og:type" content="article"><title>Desk</title>')
+    assert extract_html(article, url="https://news.example/desk").author == "Sam Reviewer"
