@@ -245,15 +245,16 @@ Stats = dict[HtmlElement, tuple[int, int]]
 
 def _text_stats(root: HtmlElement) -> Stats:
     """(text chars, link text chars) for every element, bottom up."""
-    return _two_stats(root)[0]
+    return _two_stats(root, titles=False)[0]
 
 
-def _two_stats(root: HtmlElement) -> tuple[Stats, Stats]:
+def _two_stats(root: HtmlElement, titles: bool = True) -> tuple[Stats, Stats]:
     """Two readings of (text chars, link text chars) per element, in one walk.
 
-    The first counts every link; the second counts only links of fewer than
-    TITLE_WORDS words: longer ones are the titles of a listing's items and
-    count as text, where short links are menus and tags.
+    The first counts every link; the second (only with ``titles``, else empty)
+    counts only links of fewer than TITLE_WORDS words: longer ones are the
+    titles of a listing's items and count as text, where short links are menus
+    and tags.
     """
     stats: Stats = {}
     titled: Stats = {}
@@ -261,7 +262,7 @@ def _two_stats(root: HtmlElement) -> tuple[Stats, Stats]:
     def visit(element: HtmlElement, in_link: bool, in_short: bool) -> tuple[int, int, int]:
         if element.tag == "a" and not in_link:
             is_link = True
-            is_short = len(element.text_content().split()) < TITLE_WORDS
+            is_short = titles and len(element.text_content().split()) < TITLE_WORDS
         else:
             is_link, is_short = in_link, in_short
         own = len(_WS.sub("", element.text or ""))
@@ -277,7 +278,8 @@ def _two_stats(root: HtmlElement) -> tuple[Stats, Stats]:
             links += lk + (tail if is_link else 0)
             short += sh + (tail if is_short else 0)
         stats[element] = (total, links)
-        titled[element] = (total, short)
+        if titles:
+            titled[element] = (total, short)
         return total, links, short
 
     visit(root, False, False)
@@ -315,9 +317,10 @@ def dom_blocks(tree: HtmlElement, url: str | None = None, *,
 
     Two containers are read from one cleaned copy of the page: the one that
     holds the page's own (non-link) text, with runs of link cards pruned, and
-    the one that holds its text links included, cards kept. On a listing the
-    items are links: the first container then collapses to a fragment (an
-    intro, one card) and the second, at least twice as large, is the content.
+    the one that holds its text with item titles (links of TITLE_WORDS words or
+    more) counted as text, cards kept. On a listing the items are links: the
+    first container then collapses to a fragment (an intro, one card) and the
+    second, at least twice as large, is the content.
     """
     try:
         return _dom_blocks(tree, url, include_tables)
