@@ -31,7 +31,7 @@ _DECODE_CHUNK = 64 * 1024
 
 
 class FetchProgress(Protocol):
-    """What a :class:`BodyReader` needs of its fetch (``crawler._fetch._FetchState``)."""
+    """What a :class:`BodyReader` needs of its fetch (``crawler._fetch_state._FetchState``)."""
 
     @property
     def url(self) -> str: ...

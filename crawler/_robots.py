@@ -27,6 +27,7 @@ from urllib.robotparser import RobotFileParser
 import anyio
 import httpx
 
+from ._fetch_state import _FetchState
 from ._useragents import UserAgent, resolve_user_agent
 from .errors import (
     DisallowedByRobots,
@@ -37,7 +38,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._fetch import Fetcher, _FetchState
+    from ._fetch import Fetcher
 
 __all__ = ["MAX_CRAWL_DELAY", "ROBOTS_MAX_BYTES", "ROBOTS_TTL", "RobotsCache", "RobotsRules"]
 
@@ -144,8 +145,6 @@ class RobotsCache:
     def _robots_state(
         self, url: httpx.URL, ua: UserAgent, state: _FetchState | None
     ) -> _FetchState:
-        from ._fetch import _FetchState
-
         robots_url = str(url.copy_with(path="/robots.txt", query=None, fragment=None))
         return _FetchState(
             self._fetcher.config,

@@ -31,11 +31,10 @@ from crawler._fetch import (
     DEFAULT_MAX_BYTES,
     FetchConfig,
     Fetcher,
-    _parse_retry_after,
     afetch,
     fetch,
-    map_httpx_error,
 )
+from crawler._fetch_state import _parse_retry_after, map_httpx_error
 from crawler._useragents import DEFAULT_USER_AGENT, PRESETS, resolve_user_agent
 from crawler.errors import (
     BlockedAddress,
