@@ -246,7 +246,7 @@ def test_ctrl_c_exits_130() -> None:
     with Site() as slow:
         slow.add("/", _article(links=tuple(f"/s{i}" for i in range(10))))
         for i in range(10):
-            slow.add(f"/s{i}", _article(1), delay=5.0)
+            slow.add(f"/s{i}", _article(1), delay=30.0)  # daemon handler threads: no wait at exit
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawler", slow.url("/"), "--allow-private", "-n", "20",
              "--delay", "0", "--no-sitemap"],
@@ -263,7 +263,8 @@ def test_ctrl_c_exits_130() -> None:
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-        assert time.monotonic() - started < 4  # did not wait for the 5 s pages
+        # did not wait for the 30 s pages (the margin absorbs a loaded CI machine)
+        assert time.monotonic() - started < 15
     assert proc.returncode == 130, err
     assert "crawl: interrupted" in err and "Traceback" not in err
     assert json.loads(first)["url"] == slow.url("/") and out == ""

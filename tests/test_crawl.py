@@ -351,12 +351,14 @@ def test_crawl_user_agent_on_every_request(site: Site) -> None:
 def test_crawl_honours_robots_crawl_delay() -> None:
     with Site() as site:
         _build(site, sitemap=False)
-        site.add("/robots.txt", "User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+        site.add("/robots.txt", "User-agent: *\nCrawl-delay: 2\n", content_type="text/plain")
         results = list(crawl(site.url("/"), max_pages=3, use_sitemap=False, **FAST))
         assert len(results) == 3
         starts = [seen.started for seen in site.requests if seen.path != "/robots.txt"]
+    # The crawler spaces the starts of its requests; the server sees arrivals, which
+    # connection set-up on a loaded machine can bring up to a few tenths closer.
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-    assert len(gaps) == 2 and min(gaps) >= 0.9
+    assert len(gaps) == 2 and min(gaps) >= 1.7
 
 
 def test_host_gate_spaces_request_starts() -> None:
