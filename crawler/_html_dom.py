@@ -36,14 +36,12 @@ import re
 from collections import Counter
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urljoin
 
 from lxml import etree
 from lxml.html import HtmlElement
 
-__all__ = ["OVERLAY_WORDS", "Block", "dom_blocks", "flatten_deep", "render_blocks",
-           "strip_named"]
+__all__ = ["Block", "dom_blocks", "flatten_deep", "render_blocks", "strip_overlays"]
 
 _DROP_TAGS = (
     "script", "style", "template", "svg", "iframe", "button", "select", "option", "input",
@@ -192,32 +190,25 @@ def flatten_deep(root: HtmlElement, limit: int = MAX_DEPTH) -> None:
 
 
 # Class or id words of cookie and consent banners (names are split on - and _).
-OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
-
-
+_OVERLAY_WORDS = frozenset("cookie cookies cookiebanner cookieconsent consent gdpr".split())
+# Preselects class and id values that may hold one of those words, in any case.
+_OVERLAY_PATTERN = re.compile("cookie|consent|gdpr", re.I)
 _CLASS_AND_ID = etree.XPath("//@class|//@id")
 
 
-@lru_cache(maxsize=8)
-def _named_pattern(words: frozenset[str]) -> re.Pattern[str]:
-    """A case-insensitive pattern preselecting class or id values holding one of ``words``."""
-    return re.compile("|".join(re.escape(word) for word in sorted(words)), re.I)
+def strip_overlays(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without its cookie and consent banners.
 
-
-def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) -> HtmlElement:
-    """A copy of the page without the elements whose class or id names one of ``words``.
-
-    Used for cookie and consent banners, whose legal prose looks like text to
-    trafilatura on pages with little text.
-    Only elements holding under ``share`` of the page's text go, so a page
-    *about* cookies keeps its text.
+    They sit outside the page's content, yet their paragraphs of legal text look
+    like prose to trafilatura, which keeps them on pages with little text. Only
+    elements holding under a tenth of the page's text go, so a page *about*
+    cookies keeps its text.
     """
     root = deepcopy(tree.getroottree().getroot())
     # Attribute values are read in C; the pattern preselects the few that hold a
-    # word, and the exact word test on their elements follows.
-    pattern = _named_pattern(words)
+    # banner word, and the exact word test on their elements follows.
     named = list(dict.fromkeys(
-        value.getparent() for value in _CLASS_AND_ID(root) if pattern.search(value)
+        value.getparent() for value in _CLASS_AND_ID(root) if _OVERLAY_PATTERN.search(value)
     ))
     if not named:
         return root
@@ -227,11 +218,11 @@ def strip_named(tree: HtmlElement, words: frozenset[str], share: float = 0.1) ->
         if element.tag in ("html", "body", "head"):
             continue
         names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
-        if words.isdisjoint(_SPLIT_CLASS.split(names)):
+        if _OVERLAY_WORDS.isdisjoint(_SPLIT_CLASS.split(names)):
             continue
         doomed.append(element)
     for element in doomed:
-        if element.getparent() is not None and len(element.text_content()) < share * total:
+        if element.getparent() is not None and len(element.text_content()) < 0.1 * total:
             element.drop_tree()
     return root
 

@@ -476,7 +476,7 @@ def test_fill_lists_puts_back_dropped_items_but_never_loses_trafilaturas_text() 
 
 def test_cookie_banners_are_stripped_before_trafilatura_reads_the_page() -> None:
     from crawler._html import _parse
-    from crawler._html_dom import OVERLAY_WORDS, strip_named
+    from crawler._html_dom import strip_overlays
 
     banner = (
         '<div class="cc-cookie_banner"><p>With our cookies we would like to offer you the '
@@ -490,7 +490,7 @@ def test_cookie_banners_are_stripped_before_trafilatura_reads_the_page() -> None
     )
     tree = _parse(f"<html><body>{banner}<main><h1>Headphones</h1>{items}</main></body></html>")
     assert tree is not None
-    stripped = strip_named(tree, OVERLAY_WORDS)
+    stripped = strip_overlays(tree)
     assert "shopping experience" not in stripped.text_content()
     assert "Studio headphone model 29" in stripped.text_content()
     assert "shopping experience" in tree.text_content()  # a copy: the page is untouched
@@ -501,7 +501,7 @@ def test_cookie_banners_are_stripped_before_trafilatura_reads_the_page() -> None
         + "</div></body></html>"
     )
     assert recipe is not None
-    assert "bake the cookies" in strip_named(recipe, OVERLAY_WORDS).text_content()
+    assert "bake the cookies" in strip_overlays(recipe).text_content()
 
 
 # --- listing reading, inline links, disjoint candidates, repeated paragraphs -------------
