@@ -76,14 +76,7 @@ from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, fromstring
 from trafilatura.utils import decode_file, repair_faulty_html
 
-from ._html_dom import (
-    OVERLAY_WORDS,
-    Block,
-    dom_blocks,
-    flatten_deep,
-    render_blocks,
-    strip_named,
-)
+from ._html_dom import Block, dom_blocks, flatten_deep, render_blocks, strip_overlays
 from ._html_meta import page_metadata
 from ._html_signals import page_signals
 from ._models import Document
@@ -182,7 +175,7 @@ def extract_html(
     hint = signals.hint()
     ratio = SWITCH_RATIO.get(hint, DEFAULT_SWITCH_RATIO)
     # trafilatura reads a copy without cookie banners, which it may take for prose.
-    clean = strip_named(tree, OVERLAY_WORDS)
+    clean = strip_overlays(tree)
     options = {"include_comments": include_comments, "include_tables": include_tables,
                "markdown": markdown}
     if hint == "article":
@@ -223,7 +216,7 @@ def extract_html(
         date=meta.date,
         description=meta.description,
         site_name=meta.site_name,
-        language=_page_language(tree),
+        language=meta.language,
         url=url or meta.url,
         content_type="text/html",
         format=output_format,
@@ -261,21 +254,6 @@ def _parse(html: str | bytes) -> HtmlElement | None:
     if tree is None or ("html" not in beginning and len(tree) < 2):
         return None
     return tree
-
-
-def _page_language(tree: HtmlElement) -> str | None:
-    """The page's declared language: ``<html lang>``, then ``content-language``."""
-    root = tree.getroottree().getroot()
-    lang = root.get("lang") or root.get("xml:lang")
-    if not lang:
-        for meta in root.iterfind(".//meta"):
-            if (meta.get("http-equiv") or "").lower() == "content-language":
-                lang = meta.get("content")
-                break
-    if not lang:
-        return None
-    lang = lang.split(",")[0].strip().replace("_", "-")
-    return lang or None
 
 
 def _words(text: str) -> Counter[str]:
@@ -392,9 +370,10 @@ def _drop_repeated_paragraphs(text: str) -> str:
     (fenced blocks) are never touched.
     """
     seen: set[str] = set()
+    lines = text.split("\n")
     kept: list[str] = []
     in_code = False
-    for paragraph in text.split("\n"):
+    for paragraph in lines:
         if paragraph.lstrip().startswith("```"):
             in_code = not in_code
         key = "" if in_code else " ".join(
@@ -405,7 +384,7 @@ def _drop_repeated_paragraphs(text: str) -> str:
                 continue
             seen.add(key)
         kept.append(paragraph)
-    return _tidy("\n".join(kept)) if len(kept) < len(text.split("\n")) else text
+    return _tidy("\n".join(kept)) if len(kept) < len(lines) else text
 
 
 def _tidy(text: str) -> str:

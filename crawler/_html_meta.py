@@ -1,4 +1,4 @@
-"""Metadata of an HTML page: title, author, date, description, site name, URL.
+"""Metadata of an HTML page: title, author, date, description, site name, language, URL.
 
 The steps are trafilatura's ``extract_metadata``: ``<meta>`` tags, then JSON-LD,
 then the page's own markup for a missing title or author, the canonical URL,
@@ -45,6 +45,7 @@ class PageMetadata:
     date: str | None = None
     description: str | None = None
     site_name: str | None = None
+    language: str | None = None
     url: str | None = None
 
 
@@ -83,8 +84,23 @@ def page_metadata(tree: HtmlElement, url: str | None = None, *,
     return PageMetadata(
         title=_clean(title), author=_clean(author), date=_clean(date),
         description=_clean(found.description), site_name=_clean(site_name),
-        url=_clean(page_url),
+        language=_language(tree), url=_clean(page_url),
     )
+
+
+def _language(tree: HtmlElement) -> str | None:
+    """The page's declared language: ``<html lang>``, then ``content-language``."""
+    root = tree.getroottree().getroot()
+    lang = root.get("lang") or root.get("xml:lang")
+    if not lang:
+        for meta in root.iterfind(".//meta"):
+            if (meta.get("http-equiv") or "").lower() == "content-language":
+                lang = meta.get("content")
+                break
+    if not lang:
+        return None
+    lang = lang.split(",")[0].strip().replace("_", "-")
+    return lang or None
 
 
 def _clean(value: object) -> str | None:
