@@ -437,11 +437,12 @@ class _HostGate:
         async with slot:
             async with lock:
                 loop = asyncio.get_running_loop()
-                now = loop.time()
-                start = max(now, self._next_start.get(host, now))
-                self._next_start[host] = start + delay
-                if start > now:
-                    await asyncio.sleep(start - now)
+                wait = self._next_start.get(host, 0.0) - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                # From the moment this request really starts: a sleep that overran
+                # on a busy loop must not bring the next start closer.
+                self._next_start[host] = loop.time() + delay
             return await work()
 
 
