@@ -27,9 +27,12 @@ one per page from general signals, never from rules about particular sites:
 3. **Page type** (:mod:`crawler._html_signals`): schema.org types from JSON-LD
    and microdata, ``og:type`` and URL path cues.
 4. **Articles get a precision pass.** On a page that declares itself an
-   article, trafilatura's ``favor_precision`` mode (which drops teasers, tag
-   lists and captions at the edges) replaces the balanced text when it keeps
-   at least half of its words; below that it has cut into the story.
+   article, trafilatura's ``favor_precision`` mode marks where the story starts
+   and ends (it drops teasers, tag lists and captions at the edges); the
+   balanced text is cut to that span, keeping the subheadings and short
+   paragraphs inside it that precision mode also drops (not lines that are
+   mostly a link). When the span keeps under half the balanced words it has
+   cut into the story, and the balanced text stays.
 5. **Choice by coverage.** When trafilatura's text is much shorter than the
    structural candidate, trafilatura has probably kept a fragment of the page,
    and the structural candidate wins. How much shorter depends on the page
@@ -42,6 +45,9 @@ one per page from general signals, never from rules about particular sites:
    Off articles it also wins when it holds under a fifth of trafilatura's
    words: the two read different parts of the page, and the structural one
    follows where the page's text is.
+   A page that declares a product but whose structural text is running prose
+   (100 words or more, 80% of them in sentences) is a review or a buying guide
+   marking up what it discusses; it is decided like an undeclared page.
    Otherwise, off articles, link-free list items that trafilatura dropped
    between two blocks it kept are put back in place, as long as the rebuilt
    text keeps at least half of trafilatura's words.
@@ -101,6 +107,7 @@ _BLOCK_TAGS = frozenset(
 )
 _MULTI_BLANK = re.compile(r"\n{3,}")
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
 _SUP_SUB = re.compile(r"</?su[bp]>", re.I)
 
@@ -125,6 +132,16 @@ DISJOINT_CONTAINMENT = 0.2
 # On an article, trafilatura's precision mode is used when it keeps at least this
 # share of the balanced mode's words.
 PRECISION_MIN_SHARE = 0.5
+# Inside the precision text's span, a line it dropped comes back when it has this
+# many words or more and at most this share of its text in links.
+SPAN_MIN_WORDS = 5
+SPAN_MAX_LINK_SHARE = 0.5
+# A page declaring a product whose structural text has PROSE_WORDS words or more,
+# at least PROSE_PRODUCT_SHARE of them in sentences, is a review or a guide, not a
+# shop page: it is read like an undeclared page.
+PROSE_PRODUCT_SHARE = 0.8
+PROSE_WORDS = 100
+_SENTENCE_END = re.compile(r"[.!?:;。！？][\"'”’)\]]?$")
 # trafilatura's text rebuilt with the list items it dropped must keep this share
 # of its words (see _fill_lists).
 FILL_CONTAINMENT = 0.5
@@ -185,6 +202,8 @@ def extract_html(
 
     if ratio > 0 or not text:
         blocks = dom_blocks(tree, url, include_tables=include_tables)
+        if hint == "product" and _reads_like_prose(blocks):
+            hint, ratio = "", DEFAULT_SWITCH_RATIO
         candidate = _tidy(render_blocks(blocks, markdown))
         if candidate and (not text or _prefer_structure(text, candidate, hint, ratio)):
             text, extractor = candidate, "structure"
@@ -260,6 +279,20 @@ def _words(text: str) -> Counter[str]:
     return Counter(_WORD.findall(_LINK_TARGET.sub("]", text).lower()))
 
 
+def _reads_like_prose(blocks: list[Block]) -> bool:
+    """Whether the blocks are running text: PROSE_WORDS words or more, mostly in sentences.
+
+    A sentence is a block of 8 words or more that ends with closing punctuation.
+    """
+    total = prose = 0
+    for block in blocks:
+        words = len(block.text.split())
+        total += words
+        if words >= 8 and _SENTENCE_END.search(block.text.rstrip()):
+            prose += words
+    return total >= PROSE_WORDS and prose >= PROSE_PRODUCT_SHARE * total
+
+
 def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> bool:
     """Whether the structural candidate should replace trafilatura's text."""
     ours, theirs = _words(candidate), _words(text)
@@ -302,11 +335,44 @@ def _article_text(clean: HtmlElement, url: str | None, **options: bool) -> tuple
     if not balanced:
         return "", "trafilatura"
     precise = _trafilatura_text(clean, url, favor_precision=True, **options)
-    if precise and sum(_words(precise).values()) >= PRECISION_MIN_SHARE * sum(
-        _words(balanced).values()
-    ):
-        return precise, "trafilatura-precision"
+    if not precise:
+        return balanced, "trafilatura"
+    trimmed = _precision_span(balanced, precise)
+    if sum(_words(trimmed).values()) >= PRECISION_MIN_SHARE * sum(_words(balanced).values()):
+        return trimmed, "trafilatura-precision"
     return balanced, "trafilatura"
+
+
+def _line_key(line: str) -> str:
+    return " ".join(_WORD.findall(_LINK_TARGET.sub("]", line).lower()))
+
+
+def _precision_span(balanced: str, precise: str) -> str:
+    """The balanced text from where the precise text starts to where it ends.
+
+    Precision mode is right about where an article starts and ends (it drops the
+    teasers, tag lists and bylines at the edges) but also drops short paragraphs,
+    list items and subheadings inside the story. Inside its span, lines of the
+    balanced text that it dropped come back when they hold SPAN_MIN_WORDS words or
+    more and are not mostly link text (a "Read more: ..." teaser). When no line of
+    the two texts matches, the precise text is returned as it is.
+    """
+    kept = {key for key in map(_line_key, precise.split("\n")) if key}
+    lines = balanced.split("\n")
+    keys = [_line_key(line) for line in lines]
+    matched = [i for i, key in enumerate(keys) if key in kept]
+    if not matched:
+        return precise
+    span: list[str] = []
+    for i in range(matched[0], matched[-1] + 1):
+        line, key = lines[i], keys[i]
+        if key and key not in kept:
+            linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(line))
+            if (key.count(" ") + 1 < SPAN_MIN_WORDS
+                    or linked > SPAN_MAX_LINK_SHARE * len(_MD_LINK.sub(r"\1", line))):
+                continue
+        span.append(line)
+    return _tidy("\n".join(span))
 
 
 def _add_descriptions(text: str, descriptions: list[str]) -> str:

@@ -806,3 +806,76 @@ def test_author_from_markup_only_on_articles_and_threads() -> None:
     article = page(story,
                    head='<meta property="og:type" content="article"><title>Desk</title>')
     assert extract_html(article, url="https://news.example/desk").author == "Sam Reviewer"
+
+
+def _fake_trafilatura(monkeypatch: pytest.MonkeyPatch, balanced: str,
+                      precise: str | None = None) -> None:
+    """trafilatura returns ``balanced`` (and ``precise`` in precision mode)."""
+    import crawler._html as html_module
+
+    def fake_extract(tree: object, **kwargs: object) -> str:
+        return precise if kwargs.get("favor_precision") and precise is not None else balanced
+
+    monkeypatch.setattr(html_module.trafilatura, "extract", fake_extract)
+
+
+STORY = [f"Paragraph {i} tells how the glacial rivers of the north carve their valleys over "
+         f"thousands of years." for i in range(6)]
+
+
+def test_article_precision_span_keeps_the_lines_it_dropped_inside_the_story(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tagged = ARTICLE.replace("<title>", '<meta property="og:type" content="article"><title>')
+    balanced = "\n\n".join([
+        "Trending: [Ten rivers you must see before they freeze](https://geo.example/ten)",
+        STORY[0], STORY[1],
+        "## Why the valleys widen each spring",
+        "Read more: [How glaciers retreat in a warming climate](https://geo.example/melt)",
+        STORY[2], "- Gravel", STORY[3], STORY[4], STORY[5],
+        "Tags: rivers, glaciers, valleys, north, geology, seasons",
+    ])
+    # precision mode drops the edges and, inside, the subheading, the teaser and the item
+    _fake_trafilatura(monkeypatch, balanced, "\n\n".join(STORY))
+    doc = extract_html(tagged, url="https://geo.example/rivers")
+    assert doc.extractor == "trafilatura-precision"
+    assert "## Why the valleys widen each spring" in doc.text  # inside, 6 words: back
+    for dropped in ("Trending", "Tags:", "Read more", "- Gravel"):  # edges, a link, too short
+        assert dropped not in doc.text
+    assert all(paragraph in doc.text for paragraph in STORY)
+    assert doc.text.index("Why the valleys") < doc.text.index(STORY[2])
+
+
+REVIEW_PARAGRAPHS = [
+    f"Week {i} on the trail: the shoe's {part} held up on wet roots, loose gravel and long "
+    f"descents, and it still felt light after thirty kilometres."
+    for i, part in enumerate(("outsole", "midsole", "upper", "collar", "tongue", "laces",
+                              "heel cup", "rock plate"))
+]
+PRODUCT_LD = ('<script type="application/ld+json">{"@context": "https://schema.org", '
+              '"@type": "Product", "name": "Trail Runner 2"}</script>')
+
+
+def test_product_markup_on_a_review_does_not_keep_trafilaturas_fragment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A review marks up the product it reviews; its text is sentences, not a shop page.
+    review = page(PRODUCT_LD + "<article><h1>Trail Runner 2, reviewed</h1>"
+                  + "".join(f"<p>{p}</p>" for p in REVIEW_PARAGRAPHS) + "</article>")
+    # trafilatura stops after three of the eight paragraphs (above the product ratio)
+    _fake_trafilatura(monkeypatch, "\n\n".join(REVIEW_PARAGRAPHS[:3]))
+    doc = extract_html(review, url="https://runs.example/reviews/trail-runner-2")
+    assert doc.extractor == "structure"
+    assert all(paragraph in doc.text for paragraph in REVIEW_PARAGRAPHS)
+
+    # A shop page with the same markup keeps trafilatura's description at that ratio:
+    # the rest of its text is a specification list, prices and reviews' stars.
+    shop = page(PRODUCT_LD + "<main><h1>Trail Runner 2</h1>"
+                + "".join(f"<p>{p}</p>" for p in REVIEW_PARAGRAPHS[:3])
+                + "<ul>" + "".join(f"<li>Size {s} in stock</li>" for s in range(36, 48))
+                + "</ul><ul>" + "".join(f"<li>{c} colourway, $89</li>" for c in
+                                        ("Black", "Red", "Moss", "Sand", "Navy", "Grey"))
+                + "</ul></main>")
+    doc = extract_html(shop, url="https://shop.example/products/trail-runner-2")
+    assert doc.extractor == "trafilatura"
+    assert "Size 40 in stock" not in doc.text
