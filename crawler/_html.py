@@ -354,7 +354,8 @@ def _precision_span(balanced: str, precise: str) -> str:
     teasers, tag lists and bylines at the edges) but also drops short paragraphs,
     list items and subheadings inside the story. Inside its span, lines of the
     balanced text that it dropped come back when they hold SPAN_MIN_WORDS words or
-    more and are not mostly link text (a "Read more: ..." teaser). When no line of
+    more and are not mostly link text (a "Read more: ..." teaser); code and table
+    rows inside it always come back, so no block is kept in part. When no line of
     the two texts matches, the precise text is returned as it is.
     """
     kept = {key for key in map(_line_key, precise.split("\n")) if key}
@@ -363,10 +364,17 @@ def _precision_span(balanced: str, precise: str) -> str:
     matched = [i for i, key in enumerate(keys) if key in kept]
     if not matched:
         return precise
+    # lines of code (fences included) and table rows are never filtered one by one
+    whole: list[bool] = []
+    in_code = False
+    for line in lines:
+        fence = line.lstrip().startswith("```")
+        whole.append(in_code or fence or line.lstrip().startswith("|"))
+        in_code ^= fence
     span: list[str] = []
     for i in range(matched[0], matched[-1] + 1):
         line, key = lines[i], keys[i]
-        if key and key not in kept:
+        if key and key not in kept and not whole[i]:
             linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(line))
             if (key.count(" ") + 1 < SPAN_MIN_WORDS
                     or linked > SPAN_MAX_LINK_SHARE * len(_MD_LINK.sub(r"\1", line))):

@@ -879,3 +879,16 @@ def test_product_markup_on_a_review_does_not_keep_trafilaturas_fragment(
     doc = extract_html(shop, url="https://shop.example/products/trail-runner-2")
     assert doc.extractor == "trafilatura"
     assert "Size 40 in stock" not in doc.text
+
+
+def test_article_precision_span_keeps_code_and_tables_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tagged = ARTICLE.replace("<title>", '<meta property="og:type" content="article"><title>')
+    code = ["```", "git clone repo", "cd repo", "make", "```"]
+    table = ["| river | km |", "| --- | --- |", "| Tana | 361 |"]
+    balanced = "\n".join([STORY[0], "", *code, "", STORY[1], "", *table, "", STORY[2]])
+    _fake_trafilatura(monkeypatch, balanced, "\n\n".join(STORY[:3]))
+    text = extract_html(tagged, url="https://geo.example/rivers").text
+    assert "\n".join(code) in text
+    assert "\n".join(table) in text
