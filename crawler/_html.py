@@ -450,9 +450,7 @@ def _drop_repeated_paragraphs(text: str) -> str:
     for paragraph in lines:
         if paragraph.lstrip().startswith("```"):
             in_code = not in_code
-        key = "" if in_code else " ".join(
-            _WORD.findall(_LINK_TARGET.sub("]", paragraph).lower())
-        )
+        key = "" if in_code else _line_key(paragraph)
         if key and key.count(" ") + 1 >= REPEAT_MIN_WORDS:
             if key in seen:
                 continue
