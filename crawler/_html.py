@@ -45,9 +45,13 @@ one per page from general signals, never from rules about particular sites:
    Off articles it also wins when it holds under a fifth of trafilatura's
    words: the two read different parts of the page, and the structural one
    follows where the page's text is.
-   A page that declares a product but whose structural text is running prose
-   (100 words or more, 80% of them in sentences) is a review or a buying guide
-   marking up what it discusses; it is decided like an undeclared page.
+   Declared types are checked against the shape of the text. A page that
+   declares a product but whose structural text is running prose (100 words
+   or more, 80% of them in sentences) is a review or a buying guide marking up
+   what it discusses. A page that declares an article but whose text is not
+   (under 40% of trafilatura's words and under 50% of the structural text's in
+   sentences) is a list: an archive, a schedule, a list of links. Both are
+   decided like undeclared pages.
    Otherwise, off articles, link-free list items that trafilatura dropped
    between two blocks it kept are put back in place, as long as the rebuilt
    text keeps at least half of trafilatura's words.
@@ -74,6 +78,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from copy import deepcopy
 from typing import Literal
 
@@ -136,11 +141,17 @@ PRECISION_MIN_SHARE = 0.5
 # many words or more and at most this share of its text in links.
 SPAN_MIN_WORDS = 5
 SPAN_MAX_LINK_SHARE = 0.5
-# A page declaring a product whose structural text has PROSE_WORDS words or more,
-# at least PROSE_PRODUCT_SHARE of them in sentences, is a review or a guide, not a
-# shop page: it is read like an undeclared page.
-PROSE_PRODUCT_SHARE = 0.8
+# Declared page types are checked against the shape of the text (share of words
+# in sentences, see _prose_share), on structural texts of PROSE_WORDS words or more.
+# A declared product whose structural text has at least PROSE_PRODUCT_SHARE of its
+# words in sentences is a review or a guide, not a shop page; a declared article
+# whose text has under ARTICLE_TEXT_PROSE of them in sentences, and its structural
+# text under ARTICLE_STRUCT_PROSE, is a list (an archive, a schedule, a list
+# article of links). Both are decided like undeclared pages.
 PROSE_WORDS = 100
+PROSE_PRODUCT_SHARE = 0.8
+ARTICLE_TEXT_PROSE = 0.4
+ARTICLE_STRUCT_PROSE = 0.5
 _SENTENCE_END = re.compile(r"[.!?:;。！？][\"'”’)\]]?$")
 # trafilatura's text rebuilt with the list items it dropped must keep this share
 # of its words (see _fill_lists).
@@ -195,14 +206,21 @@ def extract_html(
     clean = strip_overlays(tree)
     options = {"include_comments": include_comments, "include_tables": include_tables,
                "markdown": markdown}
+    declared = hint
     if hint == "article":
         text, extractor = _article_text(clean, url, **options)
     else:
         text, extractor = _trafilatura_text(clean, url, **options), "trafilatura"
+    list_like = (hint == "article" and bool(text)
+                 and _prose_share(text.split("\n"))[0] < ARTICLE_TEXT_PROSE)
 
-    if ratio > 0 or not text:
+    if ratio > 0 or not text or list_like:
         blocks = dom_blocks(tree, url, include_tables=include_tables)
-        if hint == "product" and _reads_like_prose(blocks):
+        share, words = _prose_share(block.text for block in blocks)
+        if words >= PROSE_WORDS and (
+            (hint == "product" and share >= PROSE_PRODUCT_SHARE)
+            or (list_like and share < ARTICLE_STRUCT_PROSE)
+        ):
             hint, ratio = "", DEFAULT_SWITCH_RATIO
         candidate = _tidy(render_blocks(blocks, markdown))
         if candidate and (not text or _prefer_structure(text, candidate, hint, ratio)):
@@ -220,7 +238,7 @@ def extract_html(
         extractor = "fallback"
     # A JavaScript app may serve no body text at all ("enable JavaScript"); its
     # description is then the only text the page holds about itself.
-    meta = page_metadata(tree, url, search_author=hint in ("article", "forum"))
+    meta = page_metadata(tree, url, search_author=declared in ("article", "forum"))
     description = meta.description
     if description and sum(_words(text).values()) < MIN_BODY_WORDS < len(description.split()):
         text, extractor = description, "description"
@@ -279,18 +297,19 @@ def _words(text: str) -> Counter[str]:
     return Counter(_WORD.findall(_LINK_TARGET.sub("]", text).lower()))
 
 
-def _reads_like_prose(blocks: list[Block]) -> bool:
-    """Whether the blocks are running text: PROSE_WORDS words or more, mostly in sentences.
+def _prose_share(paragraphs: Iterable[str]) -> tuple[float, int]:
+    """The share of words in sentences, and the number of words.
 
-    A sentence is a block of 8 words or more that ends with closing punctuation.
+    A sentence is a paragraph (a block, a line of markdown) of 8 words or more
+    that ends with closing punctuation; link targets do not count as words.
     """
     total = prose = 0
-    for block in blocks:
-        words = len(block.text.split())
+    for paragraph in paragraphs:
+        words = len(_LINK_TARGET.sub("]", paragraph).split())
         total += words
-        if words >= 8 and _SENTENCE_END.search(block.text.rstrip()):
+        if words >= 8 and _SENTENCE_END.search(paragraph.rstrip()):
             prose += words
-    return total >= PROSE_WORDS and prose >= PROSE_PRODUCT_SHARE * total
+    return (prose / total if total else 0.0), total
 
 
 def _prefer_structure(text: str, candidate: str, hint: str, ratio: float) -> bool:

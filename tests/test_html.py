@@ -892,3 +892,31 @@ def test_article_precision_span_keeps_code_and_tables_whole(
     text = extract_html(tagged, url="https://geo.example/rivers").text
     assert "\n".join(code) in text
     assert "\n".join(table) in text
+
+
+EVENTS = [f"Sat {day} Oct, {name}, Pier {day % 4 + 1}, from 10:00 to 16:00"
+          for day, name in enumerate(("Harbour rowing regatta", "Lantern walk", "Oyster market",
+                                      "Brass band matinee", "Lifeboat open day", "Kite festival",
+                                      "Seafront 10k run", "Model boat pond race", "Craft fair",
+                                      "Sea shanty evening", "Tall ship visit", "Rock pool tour"),
+                                     start=2)]
+
+
+def test_a_declared_article_that_is_a_list_is_not_kept_to_trafilaturas_fragment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # og:type says "article", but neither text reads as sentences: it is a schedule
+    schedule = page("<main><h1>What's on this month</h1><ul>"
+                    + "".join(f"<li>{event}</li>" for event in EVENTS) + "</ul></main>",
+                    head='<meta property="og:type" content="article"><title>Events</title>')
+    _fake_trafilatura(monkeypatch, "\n".join(f"- {event}" for event in EVENTS[:3]))
+    doc = extract_html(schedule, url="https://harbour.example/whats-on")
+    assert doc.extractor == "structure"
+    assert all(event in doc.text for event in EVENTS)
+
+    # A real article stays with trafilatura's text even when it is the shorter one.
+    tagged = ARTICLE.replace("<title>", '<meta property="og:type" content="article"><title>')
+    _fake_trafilatura(monkeypatch, "\n\n".join(STORY[:3]))
+    doc = extract_html(tagged, url="https://geo.example/rivers")
+    assert doc.extractor.startswith("trafilatura")
+    assert STORY[3] not in doc.text
