@@ -66,9 +66,9 @@ one per page from general signals, never from rules about particular sites:
    a longer meta description is returned instead.
 
 Measured (``benchmarks/bench_extraction.py``, figures in
-``benchmarks/results_extraction.md``): word-bag F1 0.860 on the WCXB development
-split (trafilatura alone 0.822-0.826), 4-shingle F1 0.966 on the Zyte article
-benchmark (0.948-0.957; authors' evaluate.py 0.968), in 1.90 times
+``benchmarks/results_extraction.md``): word-bag F1 0.862 on the WCXB development
+split (trafilatura alone 0.822-0.826), 4-shingle F1 0.967 on the Zyte article
+benchmark (0.948-0.957; authors' evaluate.py 0.967), in 1.90 times
 trafilatura's time per page, metadata included (:mod:`crawler._html_meta`; the
 author is searched in the markup only on articles and threads).
 """
