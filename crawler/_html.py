@@ -384,22 +384,28 @@ def _precision_span(balanced: str, precise: str) -> str:
     if not matched:
         return precise
     # lines of code (fences included) and table rows are never filtered one by one
-    whole: list[bool] = []
-    in_code = False
-    for line in lines:
-        fence = line.lstrip().startswith("```")
-        whole.append(in_code or fence or line.lstrip().startswith("|"))
-        in_code ^= fence
+    code = _code_lines(lines)
     span: list[str] = []
     for i in range(matched[0], matched[-1] + 1):
         line, key = lines[i], keys[i]
-        if key and key not in kept and not whole[i]:
+        if key and key not in kept and not code[i] and not line.lstrip().startswith("|"):
             linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(line))
             if (key.count(" ") + 1 < SPAN_MIN_WORDS
                     or linked > SPAN_MAX_LINK_SHARE * len(_MD_LINK.sub(r"\1", line))):
                 continue
         span.append(line)
     return _tidy("\n".join(span))
+
+
+def _code_lines(lines: list[str]) -> list[bool]:
+    """For each markdown line, whether it is a code fence or inside one."""
+    flags: list[bool] = []
+    in_code = False
+    for line in lines:
+        fence = line.lstrip().startswith("```")
+        flags.append(in_code or fence)
+        in_code ^= fence
+    return flags
 
 
 def _add_descriptions(text: str, descriptions: list[str]) -> str:
@@ -465,10 +471,7 @@ def _drop_repeated_paragraphs(text: str) -> str:
     seen: set[str] = set()
     lines = text.split("\n")
     kept: list[str] = []
-    in_code = False
-    for paragraph in lines:
-        if paragraph.lstrip().startswith("```"):
-            in_code = not in_code
+    for paragraph, in_code in zip(lines, _code_lines(lines), strict=True):
         key = "" if in_code else _line_key(paragraph)
         if key and key.count(" ") + 1 >= REPEAT_MIN_WORDS:
             if key in seen:
