@@ -11,16 +11,16 @@ fetcher; this module imports neither of them at run time.
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 
 import httpx
+
+from summarizer import RetryPolicy, parse_retry_after
 
 from ._decode import ACCEPT_ENCODING
 from ._guard import Target
@@ -253,16 +253,16 @@ class _FetchState:
 
     def retry_delay(self, attempt: int, response: httpx.Response | None) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to stop retrying."""
-        if attempt >= self.config.retries:
-            return None
-        delay = min(float(self.config.backoff) * 2.0**attempt, _MAX_BACKOFF)
-        if response is not None:
-            after = _parse_retry_after(response.headers.get("retry-after"))
-            if after is not None:
-                if after > self.config.max_retry_after:
-                    return None
-                delay = after
-        if time.monotonic() + delay >= self.deadline:
+        policy = RetryPolicy(
+            max_retries=self.config.retries,
+            backoff=float(self.config.backoff),
+            max_backoff=_MAX_BACKOFF,
+            max_retry_after=float(self.config.max_retry_after),
+            jitter=False,
+        )
+        after = parse_retry_after(response.headers) if response is not None else None
+        delay = policy.delay(attempt, after)
+        if delay is None or time.monotonic() + delay >= self.deadline:
             return None
         return delay
 
@@ -299,18 +299,3 @@ class _FetchState:
             redirects=tuple(self.redirects),
             elapsed=time.monotonic() - self.start,
         )
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

@@ -15,10 +15,11 @@ from ._chunking import Chunk, split_text
 from ._engine import Summarizer, asummarize, summarize
 from ._extractive import ExtractiveBackend
 from ._fake import FakeBackend
-from ._openai import OpenAIBackend, RetryPolicy
+from ._openai import OpenAIBackend
 from ._prompts import Prompts
 from ._registry import available_backends, get_backend
 from ._results import PartialSummary, Plan, ProgressEvent, SummaryResult, SummaryStats
+from ._retry import RetryPolicy, parse_retry_after
 from ._tokens import Tokenizer, get_tokenizer
 from .errors import (
     BackendConnectionError,
@@ -80,6 +81,7 @@ __all__ = [
     "available_backends",
     "get_backend",
     "get_tokenizer",
+    "parse_retry_after",
     "split_text",
     "summarize",
 ]

@@ -14,21 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import email.utils
 import json
 import logging
 import os
-import random
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from ._backend import Completion, Message
+from ._retry import RetryPolicy, parse_retry_after
 from .errors import (
     BackendConnectionError,
     BackendError,
@@ -129,67 +126,6 @@ def context_window_for_model(model: str) -> int | None:
             if best is None or len(key) > len(best):
                 best = key
     return KNOWN_CONTEXT_WINDOWS[best] if best else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """How failed requests are retried.
-
-    Args:
-        max_retries: retries after the first attempt (0 disables retrying).
-        backoff: first delay in seconds; doubled at each retry.
-        max_backoff: most seconds one backoff delay may last.
-        max_retry_after: most seconds a server's ``Retry-After`` may make us wait.
-        jitter: randomize backoff delays (between half and all of the delay).
-    """
-
-    max_retries: int = 4
-    backoff: float = 0.5
-    max_backoff: float = 30.0
-    max_retry_after: float = 60.0
-    jitter: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        if min(self.backoff, self.max_backoff, self.max_retry_after) < 0:
-            raise ValueError("backoff, max_backoff and max_retry_after must be >= 0")
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number ``attempt + 1`` (``attempt`` is 0-based)."""
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_retry_after))
-        delay = min(self.backoff * (2**attempt), self.max_backoff)
-        if self.jitter:
-            delay *= random.uniform(0.5, 1.0)
-        return delay
-
-
-def parse_retry_after(headers: httpx.Headers, *, now: float | None = None) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms``, or ``Retry-After`` in seconds
-    or as an HTTP date; ``None`` when absent or unreadable."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = datetime.now(timezone.utc).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def map_httpx_error(exc: httpx.HTTPError, base_url: str) -> BackendError:
@@ -573,8 +509,6 @@ class OpenAIBackend:
         response: httpx.Response | None = None,
     ) -> float | None:
         """Seconds before the next attempt, or ``None`` when ``error`` is final."""
-        if attempt >= self.retry.max_retries:
-            return None
         if isinstance(error, BackendHTTPError):
             if error.status not in _RETRY_STATUSES:
                 return None

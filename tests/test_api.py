@@ -49,6 +49,7 @@ EXPECTED = {
     "available_backends",
     "get_backend",
     "get_tokenizer",
+    "parse_retry_after",
     "split_text",
     "summarize",
 }

@@ -34,7 +34,7 @@ from crawler._fetch import (
     afetch,
     fetch,
 )
-from crawler._fetch_state import _parse_retry_after, map_httpx_error
+from crawler._fetch_state import map_httpx_error
 from crawler._useragents import DEFAULT_USER_AGENT, PRESETS, resolve_user_agent
 from crawler.errors import (
     BlockedAddress,
@@ -48,6 +48,7 @@ from crawler.errors import (
     InvalidURL,
     TooManyRedirects,
 )
+from summarizer import parse_retry_after as _parse_retry_after
 
 LOCAL: dict[str, Any] = {"allow_private": True, "timeout": 10.0}
 

@@ -24,8 +24,9 @@ from summarizer import (
     RateLimited,
     RetryPolicy,
     Summarizer,
+    parse_retry_after,
 )
-from summarizer._openai import context_window_for_model, parse_retry_after
+from summarizer._openai import context_window_for_model
 
 MESSAGES = [{"role": "system", "content": "Summarize."}, {"role": "user", "content": "Text."}]
 LOCAL = "http://llm.test/v1"
@@ -203,10 +204,11 @@ def test_retries_5xx_with_exponential_backoff_then_succeeds() -> None:
 
 def test_jitter_keeps_delays_between_half_and_full() -> None:
     policy = RetryPolicy(backoff=1.0, max_backoff=3.0)
-    delays = [policy.delay(attempt) for attempt in range(6) for _ in range(20)]
+    delays = [policy.backoff_delay(attempt) for attempt in range(6) for _ in range(20)]
     assert all(0.5 <= d <= 3.0 for d in delays)
     assert len(set(delays)) > 10
-    assert policy.delay(0, retry_after=500) == 60.0  # capped
+    assert policy.delay(0, retry_after=60) == 60.0
+    assert policy.delay(0, retry_after=500) is None  # beyond the cap: fail at once
 
 
 def test_429_honours_retry_after_seconds_and_gives_up_with_rate_limited() -> None:
@@ -224,19 +226,24 @@ def test_retry_after_http_date_and_cap() -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     handler = scripted(
         httpx.Response(503, headers={"Retry-After": when}),
-        httpx.Response(429, headers={"Retry-After": "3600"}),
         httpx.Response(429, headers={"retry-after-ms": "250"}),
-        chat_response(),
+        httpx.Response(429, headers={"Retry-After": "3600"}),
     )
     backend, slept = make_backend(
         handler, retry=RetryPolicy(max_retries=3, max_retry_after=120, jitter=False)
     )
-    backend.complete(MESSAGES, max_tokens=5)
+    with pytest.raises(RateLimited) as info:
+        backend.complete(MESSAGES, max_tokens=5)
     assert 27 <= slept[0] <= 30.5
-    assert slept[1:] == [120, 0.25]
+    assert slept[1:] == [0.25]  # a wait beyond max_retry_after is not retried at all
+    assert info.value.retry_after == 3600.0
 
 
 def test_parse_retry_after_edge_cases() -> None:
+    for odd in ("\u00b2", "\u00b3", "\u0663", "-1", "1e3", "inf", "nan", "7" * 400):
+        assert parse_retry_after({"retry-after": odd}) is None, odd
+        assert parse_retry_after(odd) is None, odd
+    assert parse_retry_after("2.5") == 2.5
     assert parse_retry_after(httpx.Headers({"Retry-After": "garbage"})) is None
     assert parse_retry_after(httpx.Headers({})) is None
     past = email.utils.formatdate(time.time() - 100, usegmt=True)
