@@ -1,0 +1,3 @@
+"""Agent tools and pipelines built on ``summarizer`` and ``crawler``."""
+
+from __future__ import annotations
