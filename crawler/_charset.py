@@ -16,6 +16,7 @@ common and the reverse coincidence practically never happens.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from email.message import Message
 
@@ -88,12 +89,47 @@ def normalize_encoding(label: str | None) -> str | None:
         return None
     target = _ALIASES.get(key) or _ALIASES.get(key.replace("_", "-"))
     if target is None:
-        try:
-            target = codecs.lookup(key).name
-        except LookupError:
+        target = _text_codec(key)
+        if target is None:
             return None
         target = _ALIASES.get(target, target)
     return codecs.lookup(target).name
+
+
+# Python codecs that decode bytes to str but are no page encoding: ``idna`` and
+# ``punycode`` reject replacement, ``undefined`` always fails, the escapes and
+# UTF-7 turn ASCII into other characters (UTF-7 is a known XSS trick; browsers
+# refuse it). A label naming one is unknown, as in the WHATWG Encoding Standard.
+_NOT_PAGE_ENCODINGS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "idna punycode undefined unicode_escape raw_unicode_escape utf-7"
+    ).split()
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_codec(label: str) -> str | None:
+    """The codec name for ``label`` if it is a usable text encoding, else ``None``.
+
+    ``codecs.lookup`` also finds bytes-to-bytes codecs (``base64``, ``zlib``,
+    ``hex``, ``uu``, ``rot13``) that ``bytes.decode`` refuses with a
+    ``LookupError``; those, and the codecs above, count as unknown so that the
+    detection chain goes on.
+    """
+    if len(label) > 64:
+        return None
+    try:
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_ENCODINGS:
+        return None
+    try:
+        b"a <\x80\xff\x00".decode(info.name, errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
+    return info.name
 
 
 def charset_from_content_type(content_type: str | None) -> str | None:

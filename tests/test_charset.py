@@ -243,3 +243,39 @@ def test_never_raises(content: bytes, ctype: str | None) -> None:
 def test_utf8_round_trip(text: str) -> None:
     expected = text[1:] if text.startswith("\ufeff") else text
     assert decode_body(text.encode("utf-8"), "text/plain") == (expected, "utf-8")
+
+
+NOT_TEXT_CODECS = [
+    "rot13",
+    "rot_13",
+    "base64",
+    "zlib",
+    "idna",
+    "undefined",
+    "hex",
+    "uu",
+    "bz2",
+    "quopri",
+    "punycode",
+    "utf-7",
+    "unicode_escape",
+    "raw_unicode_escape",
+]
+
+
+@pytest.mark.parametrize("label", NOT_TEXT_CODECS)
+def test_charset_naming_a_non_text_codec_is_unknown(label: str) -> None:
+    # In the header: the label is ignored and the body (valid UTF-8) is read as UTF-8.
+    body = "caf\u00e9 na\u00efve".encode()
+    assert decode_body(body, f"text/html; charset={label}") == ("caf\u00e9 na\u00efve", "utf-8")
+    # In <meta>: the same, and the detection chain still runs.
+    page = f'<meta charset="{label}"><p>caf\u00e9</p>'.encode()
+    text, encoding = decode_body(page, "text/html")
+    assert encoding == "utf-8" and "caf\u00e9" in text
+    assert normalize_encoding(label) is None
+
+
+def test_overlong_or_odd_charset_label_is_unknown() -> None:
+    assert normalize_encoding("x" * 10_000) is None
+    assert normalize_encoding("utf-8\x00") is None
+    assert decode_body(b"abc", "text/plain; charset=" + "u" * 5000) == ("abc", "utf-8")
