@@ -40,6 +40,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
     "KNOWN_CONTEXT_WINDOWS",
@@ -58,6 +59,8 @@ DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 #: Window assumed when neither the caller, the table nor the server knows it.
 DEFAULT_CONTEXT_WINDOW = 8192
+#: Largest reply body (decoded bytes) read from the model server; a longer one fails.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 USER_AGENT = "llm-digest-summarizer/0.1 (+https://pypi.org/project/llm-digest/)"
 
 #: Context windows (tokens) of common models, matched on the model name's prefix.
@@ -155,8 +158,8 @@ def map_httpx_error(exc: httpx.HTTPError, base_url: str) -> BackendError:
 
 def _error_message(response: httpx.Response) -> str:
     try:
-        payload = response.json()
-    except ValueError:
+        payload = json.loads(response.content)
+    except (ValueError, RecursionError):
         return response.text[:300].strip()
     if isinstance(payload, dict):
         error = payload.get("error", payload.get("detail", payload.get("message")))
@@ -222,6 +225,35 @@ def _json_bytes(body: Mapping[str, Any]) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
+def _total_seconds(timeout: httpx.Timeout) -> float | None:
+    """The whole-call deadline a timeout stands for: its largest phase, ``None`` if unset."""
+    values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v]
+    return max(values) if values else None
+
+
+def _loads(data: bytes, base_url: str) -> Any:
+    """Parse a reply body; nesting too deep for the parser is a typed error, not a crash."""
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        raise BackendResponseError(
+            f"the server at {base_url} answered with JSON nested too deeply to parse "
+            f"({len(data)} bytes); is --base-url an OpenAI-compatible API?"
+        ) from exc
+
+
+def _buffered(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A complete response holding the already-decoded ``body`` of a streamed one."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
+
+
 def _models_entries(payload: Any) -> list[dict[str, Any]]:
     data = payload.get("data", payload.get("models")) if isinstance(payload, dict) else payload
     if not isinstance(data, list):
@@ -266,7 +298,12 @@ class OpenAIBackend:
         context_window: the model's window in tokens; default: the table of common models,
             else the server's ``/models`` entry (``max_model_len``, ``context_length`` or
             ``context_window``), else 8192.
-        timeout: seconds or an ``httpx.Timeout``.
+        timeout: seconds or an ``httpx.Timeout``. Besides bounding each phase, its largest
+            value is the total deadline of every request (connect, headers and the whole
+            body), so a server that drips its reply cannot hold a call open longer.
+        max_response_bytes: the most bytes (after decompression) read from one reply,
+            :data:`DEFAULT_MAX_RESPONSE_BYTES` (8 MiB) by default; a longer reply fails with
+            :class:`BackendResponseError`. Replies nested too deeply to parse fail the same way.
         retry: the :class:`RetryPolicy`; ``max_retries`` is a shortcut for its field.
         temperature: sent when not ``None``.
         headers: extra HTTP headers.
@@ -289,6 +326,7 @@ class OpenAIBackend:
         api_key: str | None = None,
         context_window: int | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         retry: RetryPolicy | None = None,
         max_retries: int | None = None,
         temperature: float | None = None,
@@ -315,6 +353,15 @@ class OpenAIBackend:
         self._window = context_window
         self._window_resolved = context_window is not None
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ValueError(
+                f"max_response_bytes must be a positive integer, got {max_response_bytes!r}"
+            )
+        self.max_response_bytes = max_response_bytes
         policy = retry or RetryPolicy()
         if max_retries is not None:
             policy = RetryPolicy(
@@ -399,7 +446,10 @@ class OpenAIBackend:
     def _discover_failed(self, exc: Exception) -> None:
         if self._model is None:
             if isinstance(exc, BackendError):
-                raise BackendError(
+                kind = (
+                    BackendResponseError if isinstance(exc, BackendResponseError) else BackendError
+                )
+                raise kind(
                     f"no model given and listing the models of {self.base_url} failed ({exc}); "
                     "pass --model"
                 ) from exc
@@ -412,10 +462,10 @@ class OpenAIBackend:
     def _discover_sync(self) -> None:
         try:
             with self._sync_client() as client:
-                response = client.get(f"{self.base_url}/models")
+                response = self._send(client, "GET", f"{self.base_url}/models")
             if response.status_code >= 400:
                 raise _status_error(response, self.base_url, self._model or "?")
-            self._apply_models(response.json())
+            self._apply_models(_loads(response.content, self.base_url))
         except httpx.HTTPError as exc:
             self._discover_failed(map_httpx_error(exc, self.base_url))
         except (BackendError, ValueError) as exc:
@@ -424,10 +474,10 @@ class OpenAIBackend:
     async def _discover_async(self) -> None:
         try:
             async with self._async_client_scope() as client:
-                response = await client.get(f"{self.base_url}/models")
+                response = await self._asend(client, "GET", f"{self.base_url}/models")
             if response.status_code >= 400:
                 raise _status_error(response, self.base_url, self._model or "?")
-            self._apply_models(response.json())
+            self._apply_models(_loads(response.content, self.base_url))
         except httpx.HTTPError as exc:
             self._discover_failed(map_httpx_error(exc, self.base_url))
         except (BackendError, ValueError) as exc:
@@ -480,6 +530,85 @@ class OpenAIBackend:
             finally:
                 self._session.reset(token)
 
+    # -- one guarded request ----------------------------------------------------------------
+
+    def _too_large(self, url: str) -> BackendResponseError:
+        return BackendResponseError(
+            f"the reply of {url} exceeds max_response_bytes={self.max_response_bytes} bytes; "
+            "raise max_response_bytes if the server really sends that much"
+        )
+
+    def _past_deadline(self, url: str, deadline: float) -> BackendTimeout:
+        return BackendTimeout(
+            f"the model server at {self.base_url} did not finish its reply to {url} within "
+            f"the total deadline of {deadline:g}s; raise the timeout or try again later"
+        )
+
+    def _request(
+        self, client: httpx.Client | httpx.AsyncClient, method: str, url: str, content: bytes | None
+    ) -> httpx.Request:
+        return client.build_request(
+            method, url, content=content, headers=_JSON if content is not None else None
+        )
+
+    def _check_length(self, response: httpx.Response, url: str) -> None:
+        length = response.headers.get("content-length", "")
+        if length.isascii() and length.isdigit() and int(length) > self.max_response_bytes:
+            raise self._too_large(url)
+
+    def _send(
+        self, client: httpx.Client, method: str, url: str, content: bytes | None = None
+    ) -> httpx.Response:
+        """One request whose whole reply (headers and body) must arrive within the deadline
+        and within :attr:`max_response_bytes`."""
+        total = _total_seconds(self.timeout)
+        start = time.monotonic()
+        response = client.send(self._request(client, method, url, content), stream=True)
+        try:
+            self._check_length(response, url)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(url)
+                if total is not None and time.monotonic() - start > total:
+                    raise self._past_deadline(url, total)
+                chunks.append(chunk)
+        finally:
+            response.close()
+        if total is not None and time.monotonic() - start > total:
+            raise self._past_deadline(url, total)
+        return _buffered(response, b"".join(chunks))
+
+    async def _asend(
+        self, client: httpx.AsyncClient, method: str, url: str, content: bytes | None = None
+    ) -> httpx.Response:
+        """Async twin of :meth:`_send`; the deadline also bounds connecting and headers."""
+        total = _total_seconds(self.timeout)
+
+        async def read() -> httpx.Response:
+            response = await client.send(self._request(client, method, url, content), stream=True)
+            try:
+                self._check_length(response, url)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        raise self._too_large(url)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+            return _buffered(response, b"".join(chunks))
+
+        if total is None:
+            return await read()
+        try:
+            return await asyncio.wait_for(read(), total)
+        except TimeoutError as exc:
+            raise self._past_deadline(url, total) from exc
+
     # -- completions ----------------------------------------------------------------------
 
     def _body(self, messages: list[Message], max_tokens: int) -> dict[str, Any]:
@@ -518,9 +647,24 @@ class OpenAIBackend:
             return self.retry.delay(attempt)
         return None
 
+    def _final(self, error: BackendHTTPError) -> BackendHTTPError:
+        """The error to raise; a wait beyond ``max_retry_after`` is named with the cap."""
+        wait = error.retry_after if isinstance(error, RateLimited) else None
+        cap = self.retry.max_retry_after
+        if wait is None or wait <= cap:
+            return error
+        return RateLimited(
+            f"the model server at {self.base_url} asked us to wait {wait:g}s (Retry-After), "
+            f"more than max_retry_after={cap:g}s, so we stop now instead of waiting; retry "
+            "later, or raise RetryPolicy(max_retry_after=...)",
+            status=error.status,
+            body=error.body,
+            retry_after=wait,
+        )
+
     def _parse(self, response: httpx.Response) -> Completion:
         try:
-            payload = response.json()
+            payload = _loads(response.content, self.base_url)
         except ValueError as exc:
             raise BackendResponseError(
                 f"the server at {self.base_url} did not answer with JSON (status "
@@ -564,7 +708,7 @@ class OpenAIBackend:
             attempt = 0
             while True:
                 try:
-                    response = client.post(url, content=_json_bytes(body), headers=_JSON)
+                    response = self._send(client, "POST", url, _json_bytes(body))
                 except httpx.HTTPError as exc:
                     error: BackendError = map_httpx_error(exc, self.base_url)
                     delay = self._retry_delay(attempt, error, exc)
@@ -576,7 +720,7 @@ class OpenAIBackend:
                     error = _status_error(response, self.base_url, body["model"])
                     delay = self._retry_delay(attempt, error, response=response)
                     if delay is None:
-                        raise error
+                        raise self._final(error)
                 logger.info("retrying in %.2fs after: %s", delay, error)
                 self._sleep(delay)
                 attempt += 1
@@ -591,7 +735,7 @@ class OpenAIBackend:
             attempt = 0
             while True:
                 try:
-                    response = await client.post(url, content=_json_bytes(body), headers=_JSON)
+                    response = await self._asend(client, "POST", url, _json_bytes(body))
                 except httpx.HTTPError as exc:
                     error: BackendError = map_httpx_error(exc, self.base_url)
                     delay = self._retry_delay(attempt, error, exc)
@@ -603,7 +747,7 @@ class OpenAIBackend:
                     error = _status_error(response, self.base_url, body["model"])
                     delay = self._retry_delay(attempt, error, response=response)
                     if delay is None:
-                        raise error
+                        raise self._final(error)
                 logger.info("retrying in %.2fs after: %s", delay, error)
                 await self._asleep(delay)
                 attempt += 1
