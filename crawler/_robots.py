@@ -2,7 +2,10 @@
 
 Policy (RFC 9309):
 
-* 2xx: the file is parsed with :mod:`urllib.robotparser` (first 512 KiB, UTF-8);
+* 2xx: the file is parsed with Protego (first 512 KiB, UTF-8; a line cut by the cap is
+  dropped): ``*`` wildcards, ``$`` end anchors, the longest matching rule wins and an
+  ``Allow`` wins a tie with a ``Disallow`` of the same length; the group whose user-agent
+  line names our product token wins over ``*``;
 * 4xx other than 429, or more redirects than allowed: no usable file, everything
   is allowed;
 * 429, 5xx or an unreachable server: everything is **disallowed** (RFC 9309
@@ -22,10 +25,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.robotparser import RobotFileParser
 
 import anyio
 import httpx
+from protego import Protego
 
 from ._fetch_state import _FetchState
 from ._useragents import UserAgent, resolve_user_agent
@@ -61,7 +64,8 @@ class RobotsRules:
 
     Attributes:
         origin: ``scheme://host[:port]``.
-        parser: the parsed file, or ``None`` when ``allow_all``/``disallow_all`` decide.
+        parser: the parsed file (a :class:`protego.Protego`), or ``None`` when
+            ``allow_all``/``disallow_all`` decide.
         allow_all: no usable robots.txt (4xx): everything allowed.
         disallow_all: robots.txt unreachable (5xx, 429, network error).
         reason: why the file was not used, for messages.
@@ -69,7 +73,7 @@ class RobotsRules:
     """
 
     origin: str
-    parser: RobotFileParser | None
+    parser: RobotsParser | None
     allow_all: bool = False
     disallow_all: bool = False
     reason: str = ""
@@ -81,7 +85,7 @@ class RobotsRules:
             return False
         if self.allow_all or self.parser is None:
             return True
-        return self.parser.can_fetch(user_agent, url)
+        return self.parser.can_fetch(url, user_agent)
 
     def crawl_delay(self, user_agent: str) -> float | None:
         """The Crawl-delay (or 1/Request-rate) for ``user_agent``, in seconds."""
@@ -92,8 +96,49 @@ class RobotsRules:
             return float(delay)
         rate = self.parser.request_rate(user_agent)
         if rate is not None and rate.requests > 0:
-            return rate.seconds / rate.requests
+            return float(rate.seconds) / rate.requests
         return None
+
+    @property
+    def sitemaps(self) -> tuple[str, ...]:
+        """The ``Sitemap:`` URLs the file lists, in file order."""
+        return tuple(self.parser.sitemaps) if self.parser is not None else ()
+
+    @classmethod
+    def parse(cls, origin: str, text: str, *, expires: float | None = None) -> RobotsRules:
+        """Rules from the text of a robots.txt (RFC 9309 matching, through Protego).
+
+        Only the first :data:`ROBOTS_MAX_BYTES` bytes (UTF-8) are read; a line cut by that
+        cap is dropped rather than read as a shorter, wrong rule.
+
+        Args:
+            origin: ``scheme://host[:port]`` the file belongs to.
+            text: the file's content.
+            expires: ``time.monotonic()`` after which to fetch again; default: now plus
+                :data:`ROBOTS_TTL`.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"robots.txt text must be str, got {type(text).__name__}")
+        raw = text.encode("utf-8", errors="replace")
+        if len(raw) > ROBOTS_MAX_BYTES:
+            text = raw[:ROBOTS_MAX_BYTES].decode("utf-8", errors="ignore")
+        if len(raw) >= ROBOTS_MAX_BYTES:
+            cut = max(text.rfind("\n"), text.rfind("\r"))
+            text = text[: cut + 1] if cut >= 0 else ""
+        when = time.monotonic() + ROBOTS_TTL if expires is None else expires
+        return cls(origin, RobotsParser.parse(text), expires=when)
+
+
+class RobotsParser(Protego):
+    """Protego, plus the ``site_maps()`` of :class:`urllib.robotparser.RobotFileParser`.
+
+    The crawler's sitemap discovery reads ``rules.parser.site_maps()``; prefer
+    :attr:`RobotsRules.sitemaps`.
+    """
+
+    def site_maps(self) -> list[str] | None:
+        """The ``Sitemap:`` URLs in file order, or ``None`` when there are none."""
+        return list(self.sitemaps) or None
 
 
 def _origin(url: httpx.URL) -> str:
@@ -158,9 +203,7 @@ class RobotsCache:
     def _outcome(self, origin: str, page_text: str | None, exc: FetchError | None) -> RobotsRules:
         now = time.monotonic()
         if exc is None:
-            parser = RobotFileParser()
-            parser.parse((page_text or "").splitlines())
-            return RobotsRules(origin, parser, expires=now + ROBOTS_TTL)
+            return RobotsRules.parse(origin, page_text or "", expires=now + ROBOTS_TTL)
         if isinstance(exc, FetchTimeout):
             raise exc
         if isinstance(exc, HTTPStatusError) and exc.status_code < 500 and exc.status_code != 429:
