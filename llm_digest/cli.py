@@ -1,11 +1,226 @@
-"""The ``llm-digest`` command."""
+"""The ``llm-digest`` command: ``llm-digest mcp`` runs the MCP server.
+
+Diagnostics go to stderr (on stdio, stdout is the protocol); exit 0 ok, 1 failure,
+2 usage error; no traceback unless ``--traceback``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+_EXAMPLES = """\
+examples:
+  llm-digest mcp                          # stdio, for Claude Desktop, Cursor, VS Code
+  llm-digest mcp --http 8765              # streamable HTTP at http://127.0.0.1:8765/mcp
+  llm-digest mcp --model gpt-4o-mini      # summarize with OpenAI (OPENAI_API_KEY)
+  llm-digest mcp --allow-host intranet.example --allow-host 10.0.0.0/8
+"""
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {port}")
+    return port
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {value}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    return number
+
+
+def _host_or_cidr(value: str) -> str:
+    text = value.strip()
+    if not text or any(c.isspace() for c in text) or "/" in text and not _is_cidr(text):
+        raise argparse.ArgumentTypeError(
+            f"not a host name or CIDR: {value!r} (e.g. intranet.example or 10.0.0.0/8)"
+        )
+    return text
+
+
+def _is_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-digest",
+        description="Agent tools built on summarizer and crawler.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    mcp = commands.add_parser(
+        "mcp",
+        help="run the MCP server (tools get_url, summarize, crawl)",
+        description=(
+            "Run the MCP server with the tools get_url, summarize and crawl. Internal "
+            "addresses are blocked unless --allow-private or --allow-host says otherwise."
+        ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mcp.add_argument(
+        "--http",
+        type=_port,
+        metavar="PORT",
+        help="serve streamable HTTP on PORT (at /mcp) instead of stdio",
+    )
+    mcp.add_argument(
+        "--host",
+        default=None,
+        help="address to bind with --http (default 127.0.0.1; 0.0.0.0 exposes it)",
+    )
+    mcp.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow loopback, private and link-local addresses (blocked by default)",
+    )
+    mcp.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        type=_host_or_cidr,
+        metavar="HOST_OR_CIDR",
+        help="allow this internal host or network (repeatable)",
+    )
+    mcp.add_argument("--user-agent", help="default User-Agent (a preset name or a string)")
+    mcp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="deadline for each fetch, in seconds",
+    )
+    mcp.add_argument(
+        "--respect-robots", action="store_true", help="obey robots.txt (off by default)"
+    )
+    mcp.add_argument("--base-url", help="OpenAI-compatible API root for summarize")
+    mcp.add_argument("--model", help="model for summarize (default: client's model or offline)")
+    mcp.add_argument(
+        "--api-key", default=None, help="API key (default: the OPENAI_API_KEY environment variable)"
+    )
+    mcp.add_argument(
+        "--context-window",
+        type=_positive_int,
+        metavar="TOKENS",
+        help="the summarizing model's window in tokens (default 8192 for the client's model)",
+    )
+    mcp.add_argument(
+        "--no-sampling",
+        action="store_true",
+        help="never summarize with the client's model (sampling); use the offline default",
+    )
+    mcp.add_argument("--traceback", action="store_true", help="show tracebacks on errors")
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("llm-digest")
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        return "unknown"
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    """An OpenAIBackend when a model is configured by flags or the environment, else None."""
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY")
+    base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not (args.model or base_url or api_key):
+        return None
+    from summarizer import OpenAIBackend
+
+    return OpenAIBackend(
+        model=args.model, base_url=base_url, api_key=api_key, context_window=args.context_window
+    )
+
+
+def _run_mcp(args: argparse.Namespace) -> int:
+    from .mcp_server import DEFAULT_HOST, build_server, run_server
+
+    if args.host is not None and args.http is None:
+        raise _UsageError("--host needs --http PORT (stdio has no address to bind)")
+    backend = _backend(args)
+    options: dict[str, Any] = {
+        "allow_private": args.allow_private,
+        "allowed_hosts": tuple(args.allow_host),
+        "respect_robots": args.respect_robots,
+    }
+    if args.user_agent is not None:
+        options["user_agent"] = args.user_agent
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    server = build_server(
+        backend=backend,
+        sampling=not args.no_sampling,
+        context_window=args.context_window,
+        **options,
+    )
+    name = backend.name if backend is not None else "client model (sampling) or extractive"
+    where = "stdio" if args.http is None else f"http://{args.host or DEFAULT_HOST}:{args.http}/mcp"
+    print(f"llm-digest mcp: serving on {where}; summarize backend: {name}", file=sys.stderr)
+    run_server(server, http_port=args.http, host=args.host or DEFAULT_HOST)
+    return 0
+
+
+class _UsageError(Exception):
+    pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    print("llm-digest: no subcommand yet", file=sys.stderr)
-    return 2
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("llm-digest: error: a command is required (try: llm-digest mcp)", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="llm-digest: %(name)s: %(message)s"
+    )
+    try:
+        return _run_mcp(args)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"llm-digest: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback, unless asked
+        if args.traceback:
+            raise
+        print(f"llm-digest: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
