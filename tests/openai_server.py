@@ -33,7 +33,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,6 +95,7 @@ class _Config:
     fail_when_contains: str | None = None
     fail_status: int = 500
     retry_after: str | None = None
+    script: Sequence[Mapping[str, Any]] = ()
 
 
 class FakeOpenAIServer:
@@ -113,6 +114,10 @@ class FakeOpenAIServer:
         fail_when_contains: chat requests whose last user message contains this string fail
             with ``fail_status``, always.
         retry_after: ``Retry-After`` header value sent with injected failures.
+        script: scripted assistant messages for agent loops: the n-th chat request is
+            answered with ``script[n-1]`` (e.g. ``{"tool_calls": [...]}`` or
+            ``{"content": "..."}``), ``finish_reason`` ``"tool_calls"`` when it has tool
+            calls; requests past the end of the script get the normal reply.
     """
 
     def __init__(self, **options: Any) -> None:
@@ -255,6 +260,8 @@ class FakeOpenAIServer:
                 record.status = status
                 extra = {"Retry-After": config.retry_after} if config.retry_after else {}
                 return status, extra, _error(f"injected failure {status}", "server_error")
+            if number <= len(config.script):
+                return 200, {}, self._scripted(number, config.script[number - 1], record)
             reply = (config.reply or (lambda t: compress(t, config.marker_pattern)))(user)
             finish = "stop"
             if self.tokenizer.count(reply) > max_tokens:
@@ -289,6 +296,33 @@ class FakeOpenAIServer:
             record.finished = time.monotonic()
             with self._lock:
                 self.in_flight -= 1
+
+
+    def _scripted(
+        self, number: int, scripted: Mapping[str, Any], record: RecordedRequest
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": scripted.get("content")}
+        if scripted.get("tool_calls"):
+            message["tool_calls"] = [dict(call) for call in scripted["tool_calls"]]
+        completion_tokens = self.tokenizer.count(json.dumps(message))
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.config.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": record.prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": record.prompt_tokens + completion_tokens,
+            },
+        }
 
 
 class _QuietServer(ThreadingHTTPServer):
