@@ -297,7 +297,6 @@ class FakeOpenAIServer:
             with self._lock:
                 self.in_flight -= 1
 
-
     def _scripted(
         self, number: int, scripted: Mapping[str, Any], record: RecordedRequest
     ) -> dict[str, Any]:
