@@ -64,15 +64,17 @@ _HIRAGANA_ONLY = re.compile(r"[\u3040-\u309f]+")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
 _RULE = re.compile(r"^[ \t]*(?:(?:[-*_][ \t]*){3,}|=+[ \t]*)$")
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.*?)[ \t#]*$")
+_HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]+(.*)$")  # closing #s stripped in code
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•·▪‣]|\d{1,3}[.)]|[a-zA-Z][.)])[ \t]+")
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_FOOTNOTE = re.compile(r"\[\^[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# Each bracket class excludes its own opener, so a run of openers ("![![", "[x]([x](",
+# "<http:<http:") fails at the next one instead of rescanning the rest of the line.
+_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()]*\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\([^()]*\)")
+_REF_LINK = re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]")
+_FOOTNOTE = re.compile(r"\[\^[^\[\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPHASIS = re.compile(r"\*\*|__|`+|~~")
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])(?=\s|$)")
@@ -123,6 +125,34 @@ class _Sentence:
     block: int  # paragraph/list item/table row it belongs to
     first_in_block: bool
     terms: frozenset[str]
+    group: int = -1  # top-level section or page it belongs to (-1: none)
+    dependent: bool = False  # opens with a pronoun or connective pointing back
+
+
+# A PDF's text as the crawler gives it: pages separated by this marker line.
+_PAGE_MARKER = re.compile(r"^[ \t]*--- Page (\d+) ---[ \t]*$")
+_PAGE_NUMBER = re.compile(
+    r"^\W{0,3}(?:page\s*)?\d{1,5}(?:\s*(?:of|/)\s*\d{1,5})?\W{0,3}$", re.IGNORECASE
+)
+_DIGITS = re.compile(r"\d+")
+_BOILERPLATE_SHARE = 0.6  # a line on at least this share of the pages is a running header
+# A sentence opening with one of these words leans on the sentence before it.
+_DEPENDENT = re.compile(
+    r"^(?:it|its|this|these|those|they|them|their|he|she|his|her|however|but|thus|"
+    r"therefore|also|moreover|furthermore|consequently|hence|such|yet|nevertheless|"
+    r"instead|meanwhile|otherwise|besides|likewise|similarly)\b(?![-'’])",
+    re.IGNORECASE,
+)
+_MAX_CHAIN = 2  # a dependent sentence brings at most this many sentences before it
+
+
+@dataclass
+class _Outline:
+    """Where the text's sections or pages start, and the headings to print for them."""
+
+    groups: list[int]  # per segment: its section or page (-1: none)
+    headings: dict[int, str]  # group -> markdown heading line printed before it
+    title: str | None  # a lone top heading above the sections
 
 
 def _clean_inline(line: str) -> str:
@@ -150,14 +180,44 @@ def _join(left: str, right: str) -> str:
     return f"{left} {right}"
 
 
-def _segments(text: str) -> tuple[list[tuple[int, str]], list[str]]:
-    """Split markdown-ish text into ``(block, segment)`` pairs and heading texts.
+def _boilerplate(text: str) -> set[str]:
+    """Lines (digits folded) that repeat on most pages of a paged text: running headers."""
+    pages = 1
+    seen: dict[str, tuple[int, int]] = {}  # key -> (last page counted, pages holding it)
+    for raw in text.splitlines():
+        if _PAGE_MARKER.match(raw):
+            pages += 1
+            continue
+        line = raw.strip()
+        if not line:
+            continue
+        key = _DIGITS.sub("#", line)
+        last, count = seen.get(key, (0, 0))
+        if last != pages:
+            seen[key] = (pages, count + 1)
+    if pages < 2:
+        return set()
+    threshold = max(2, math.ceil(_BOILERPLATE_SHARE * pages))
+    return {key for key, (_, count) in seen.items() if count >= threshold}
+
+
+def _segments(text: str) -> tuple[list[tuple[int, str]], list[str], _Outline]:
+    """Split markdown-ish text into ``(block, segment)`` pairs, heading texts and outline.
 
     A segment is a run of lines to split into sentences; a short line without final
-    punctuation ends its segment (it is a title, label or list entry by itself).
+    punctuation ends its segment (it is a title, label or list entry by itself). Page
+    markers end a page; lines repeated on most pages, and bare page numbers, are dropped.
     """
     segments: list[tuple[int, str]] = []
     headings: list[str] = []
+    marks: list[tuple[int, int, str]] = []  # (segment count, level, text) per heading
+    seg_heading: list[int] = []  # per segment: index in marks of its heading (-1: none)
+    seg_page: list[int] = []
+    paged = "--- Page " in text and any(
+        _PAGE_MARKER.match(m.group(0)) for m in re.finditer(r"^.*--- Page .*$", text, re.M)
+    )
+    boilerplate = _boilerplate(text) if paged else set()
+    page = 1
     block = 0
     current = ""
     in_fence = False
@@ -166,6 +226,8 @@ def _segments(text: str) -> tuple[list[tuple[int, str]], list[str]]:
         nonlocal current, block
         if current:
             segments.append((block, current))
+            seg_heading.append(len(marks) - 1)
+            seg_page.append(page)
             current = ""
         if new_block:
             block += 1
@@ -177,15 +239,28 @@ def _segments(text: str) -> tuple[list[tuple[int, str]], list[str]]:
             continue
         if in_fence:
             continue
+        if paged:
+            if _PAGE_MARKER.match(raw):
+                flush(True)
+                page += 1
+                continue
+            stripped = raw.strip()
+            if _PAGE_NUMBER.match(stripped) or _DIGITS.sub("#", stripped) in boilerplate:
+                continue
         if not raw.strip() or _RULE.match(raw) or _TABLE_RULE.match(raw):
             flush(True)
             continue
         heading = _HEADING.match(raw)
         if heading:
             flush(True)
-            cleaned = _clean_inline(heading.group(1))
+            body = heading.group(2).rstrip(" \t")
+            stripped_body = body.rstrip("#")
+            if stripped_body != body and (not stripped_body or stripped_body[-1] in " \t"):
+                body = stripped_body.rstrip(" \t")  # a closing sequence: "## Title ##"
+            cleaned = _clean_inline(body)
             if cleaned:
                 headings.append(cleaned)
+                marks.append((len(segments), len(heading.group(1)), cleaned))
             continue
         line = _QUOTE.sub("", raw)
         if _LIST_ITEM.match(line):
@@ -201,7 +276,34 @@ def _segments(text: str) -> tuple[list[tuple[int, str]], list[str]]:
         if len(line) < 40 and not _TERMINAL.search(line):
             flush(False)  # a title or label: a sentence of its own
     flush(False)
-    return segments, headings
+    return segments, headings, _outline(marks, seg_heading, seg_page, paged)
+
+
+def _outline(
+    marks: list[tuple[int, int, str]], seg_heading: list[int], seg_page: list[int], paged: bool
+) -> _Outline:
+    if paged:
+        return _Outline(groups=seg_page, headings={}, title=None)
+    levels = [level for _, level, _ in marks]
+    if not levels:
+        return _Outline(groups=[-1] * len(seg_heading), headings={}, title=None)
+    top = min(levels)
+    title: str | None = None
+    deeper = sorted({level for level in levels if level > top})
+    if levels.count(top) == 1 and deeper and levels[0] == top:
+        title = "#" * top + " " + marks[0][2]
+        top = deeper[0]
+    # Each heading maps to the top-level section it opens or sits inside.
+    section_of: list[int] = []
+    section = -1
+    headings: dict[int, str] = {}
+    for i, (_, level, text) in enumerate(marks):
+        if level <= top and not (title is not None and i == 0):
+            section = i
+            headings[i] = "#" * level + " " + text
+        section_of.append(section)
+    groups = [section_of[h] if h >= 0 else -1 for h in seg_heading]
+    return _Outline(groups=groups, headings=headings, title=title)
 
 
 def _split_sentences(segment: str) -> list[str]:
@@ -260,19 +362,19 @@ def _stem(word: str) -> str:
 
 def extract_sentences(text: str) -> list[str]:
     """Return the candidate sentences of ``text`` (markdown noise removed), in order."""
-    segments, _ = _segments(text)
+    segments, _, _ = _segments(text)
     return [s for _, segment in segments for s in _split_sentences(segment)]
 
 
 # -- selection -----------------------------------------------------------------------------
 
 
-def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
-    segments, headings = _segments(text)
+def _candidates(text: str) -> tuple[list[_Sentence], Counter[str], _Outline]:
+    segments, headings, outline = _segments(text)
     sentences: list[_Sentence] = []
     frequency: Counter[str] = Counter()
     last_block = -1
-    for block, segment in segments:
+    for (block, segment), group in zip(segments, outline.groups, strict=True):
         for piece in _split_sentences(segment):
             terms = _terms(piece)
             frequency.update(terms)
@@ -283,6 +385,8 @@ def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
                     block=block,
                     first_in_block=block != last_block,
                     terms=frozenset(terms),
+                    group=group,
+                    dependent=bool(_DEPENDENT.match(piece)),
                 )
             )
             last_block = block
@@ -295,10 +399,11 @@ def _candidates(text: str) -> tuple[list[_Sentence], Counter[str]]:
             frequency.update(terms)
             sentences.append(_Sentence(line, i, i, True, frozenset(terms)))
         headings = []
+        outline = _Outline(groups=[], headings={}, title=None)
     for heading in headings:
         for term in _terms(heading):
             frequency[term] += _HEADING_TERM_BOOST
-    return sentences, frequency
+    return sentences, frequency, outline
 
 
 def _weights(sentences: Sequence[_Sentence], frequency: Counter[str]) -> dict[str, float]:
@@ -327,11 +432,17 @@ def _ratio(
 
 def _select(
     sentences: Sequence[_Sentence],
+    everything: Sequence[_Sentence],
     weights: dict[str, float],
     costs: Sequence[int],
     budget: int,
 ) -> list[_Sentence]:
     """Lazy greedy selection by marginal gain per token within ``budget`` tokens.
+
+    First each section or page gets its best sentence (in document order, while the budget
+    lasts), so every part of the text is represented; then the best remaining sentences
+    fill the budget. A sentence that leans on the one before (``This``, ``However``...)
+    comes with it, or not at all.
 
     When every sentence shares terms with every other (a small vocabulary), each pick makes
     all scores stale and lazy evaluation degrades to ``O(n * picks)``; re-queuing stale
@@ -341,13 +452,53 @@ def _select(
     """
     covered: Counter[str] = Counter()
     by_index = {s.index: s for s in sentences}
-    heap = [(-_ratio(s, weights, costs, covered), s.index) for s in sentences]
-    heapq.heapify(heap)
+    taken: set[int] = set()
     chosen: list[_Sentence] = []
     remaining = budget
+
+    def take(sentence: _Sentence) -> bool:
+        nonlocal remaining
+        needed = [sentence]
+        current = sentence
+        while current.dependent:
+            before = current.index - 1
+            if before < 0 or before in taken:
+                break
+            previous = everything[before]
+            if previous.group != sentence.group or len(needed) > _MAX_CHAIN:
+                return False  # its referent is out of reach: leave it out
+            needed.append(previous)
+            current = previous
+        cost = sum(costs[s.index] for s in needed)
+        if cost > remaining:
+            return False
+        for s in needed:
+            taken.add(s.index)
+            chosen.append(s)
+            covered.update(s.terms)
+        remaining -= cost
+        return True
+
+    groups: dict[int, _Sentence] = {}
+    empty: Counter[str] = Counter()
+    for s in sentences:
+        if s.group < 0:
+            continue
+        best = groups.get(s.group)
+        if best is None or _ratio(s, weights, costs, empty) > _ratio(best, weights, costs, empty):
+            groups[s.group] = s
+    if len(groups) > 1:
+        for group in sorted(groups):
+            take(groups[group])
+    heap = [
+        (-_ratio(s, weights, costs, covered), s.index) for s in sentences if s.index not in taken
+    ]
+    heapq.heapify(heap)
     requeues = _REQUEUES_PER_SENTENCE * len(sentences)
     while heap and remaining > 0:
         _, index = heapq.heappop(heap)
+        if index in taken:
+            continue
         sentence = by_index[index]
         if costs[index] > remaining:
             continue  # the budget only shrinks: it will never fit
@@ -358,21 +509,22 @@ def _select(
             requeues -= 1
             heapq.heappush(heap, (-current, index))  # stale score: look again later
             continue
-        chosen.append(sentence)
-        covered.update(sentence.terms)
-        remaining -= costs[index]
+        take(sentence)
     return sorted(chosen, key=lambda s: s.index)
 
 
-def _compose(chosen: Sequence[_Sentence]) -> str:
+def _compose(chosen: Sequence[_Sentence], outline: _Outline | None = None) -> str:
     parts: list[str] = []
     previous: _Sentence | None = None
+    if outline is not None and outline.title and chosen:
+        parts.append(outline.title)
     for sentence in chosen:
-        if previous is None:
+        new_group = previous is None or sentence.group != previous.group
+        if outline is not None and new_group and sentence.group in outline.headings:
+            parts.append(outline.headings[sentence.group])
             parts.append(sentence.text)
-        elif sentence.block == previous.block:
-            joined = _join(parts[-1], sentence.text)
-            parts[-1] = joined
+        elif previous is not None and sentence.block == previous.block:
+            parts[-1] = _join(parts[-1], sentence.text)
         else:
             parts.append(sentence.text)
         previous = sentence
@@ -401,7 +553,7 @@ def summarize_extractive(
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
     tok = tokenizer if tokenizer is not None else get_tokenizer(None)
-    sentences, frequency = _candidates(text)
+    sentences, frequency, outline = _candidates(text)
     if not sentences:
         return ""
     count: Callable[[str], int] = tok.count
@@ -410,21 +562,29 @@ def summarize_extractive(
     if max_ratio is not None:
         budget = min(budget, max(1, math.ceil(max_ratio * count(text))))
     weights = _weights(sentences, frequency)
+    # The outline (title and section headings) is printed too: reserve its tokens, unless
+    # it would take more than half the budget (then the summary goes without it).
+    outline_cost = sum(count(h) + 2 for h in outline.headings.values())
+    outline_cost += count(outline.title) + 2 if outline.title else 0
+    if outline_cost and outline_cost * 2 <= budget:
+        budget -= outline_cost
+    else:
+        outline = _Outline(groups=[], headings={}, title=None)
     # Sentences sharing no repeated term with the rest are asides: never picked to fill
     # space, unless every sentence is one (a text too short to have a topic).
     related = [s for s in sentences if any(frequency[t] >= 2 for t in s.terms)]
     pool = related or [s for s in sentences if s.terms] or sentences
-    chosen = _select(pool, weights, costs, budget + 1)  # the first piece needs no joiner
+    chosen = _select(pool, sentences, weights, costs, budget + 1)  # the first piece needs no joiner
     if not chosen:
         # Every sentence is longer than the budget: the best one, cut on token boundaries.
         empty: Counter[str] = Counter()
         best = max(pool, key=lambda s: (_ratio(s, weights, costs, empty), -s.index))
         return tok.truncate(best.text, max_tokens)
-    summary = _compose(chosen)
+    summary = _compose(chosen, outline)
     while len(chosen) > 1 and count(summary) > max_tokens:
         # Seams tokenized differently from the parts: drop sentences from the end.
         chosen = chosen[:-1]
-        summary = _compose(chosen)
+        summary = _compose(chosen, outline)
     if count(summary) > max_tokens:
         summary = tok.truncate(summary, max_tokens)
     return summary

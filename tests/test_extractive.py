@@ -283,3 +283,75 @@ def test_selection_stays_near_linear_when_every_sentence_shares_terms(
     summary = extractive.summarize_extractive(text, 100_000, max_ratio=None)
     assert len(extractive.extract_sentences(summary)) > sentences // 2
     assert scored <= 20 * sentences, (scored, sentences)
+
+
+# -- structure, pages, references, pathological markup -------------------------------------
+
+
+def test_sectioned_document_keeps_its_outline_and_covers_every_section() -> None:
+    summary = summarize_extractive(LIGHTHOUSES, 600)
+    headings = [line for line in LIGHTHOUSES.splitlines() if line.startswith("## ")]
+    assert len(headings) == 6
+    positions = [summary.find(h) for h in headings]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)
+    assert summary.startswith("# Keeping the Light")
+    sections = summary.split("\n## ")[1:]
+    assert len(sections) == 6 and all("\n\n" in s.strip() for s in sections)  # text under each
+    assert TOK.count(summary) <= 600
+
+
+def test_a_sentence_leaning_on_the_one_before_comes_with_it_or_not_at_all() -> None:
+    text = (
+        "Cats sleep most of the day in warm places. "
+        "The garden shed was painted blue by the previous owner. "
+        "However, cats hunt at dusk and dawn when mice are active, and cats patrol. "
+        "Cats hunt mice and cats hunt birds near the shed. "
+        "Dogs bark at the mailman."
+    )
+    for cap in (15, 25, 40, 80):
+        summary = summarize_extractive(text, cap, max_ratio=None)
+        if "However, cats hunt" in summary:
+            assert "garden shed was painted" in summary
+        for line in summary.split("\n\n"):
+            assert not line.startswith("However") or "shed was painted" in summary
+
+
+PAGED = "\n\n--- Page {n} ---\n\n".join(
+    f"ACME Corp Annual Report 2025 - Confidential\n\n{body}\n\nPage {n} of 3"
+    for n, body in [
+        (1, "Revenue grew to twelve million dollars thanks to the lantern business."),
+        (2, "The lantern factory in Brest doubled its output of brass lanterns."),
+        (3, "Lantern exports to Norway and Chile opened two new lantern markets."),
+    ]
+).replace("{n}", "2", 1).replace("{n}", "3", 1)
+
+
+def test_pdf_pages_drop_running_headers_and_markers_and_all_contribute() -> None:
+    assert "--- Page 2 ---" in PAGED and "--- Page 3 ---" in PAGED
+    summary = summarize_extractive(PAGED, 200, max_ratio=None)
+    assert "Page" not in summary and "ACME" not in summary and "---" not in summary
+    for needle in ("twelve million", "Brest", "Norway"):
+        assert needle in summary
+    assert not any("Page" in s or "ACME" in s for s in extract_sentences(PAGED))
+
+
+@pytest.mark.parametrize("unit", ["<http:", "![", "[x](", "<a", "[^"])
+def test_runs_of_markup_openers_are_linear(unit: str) -> None:
+    def seconds(n: int) -> float:
+        start = time.perf_counter()
+        summarize_extractive(unit * n, 50)
+        return time.perf_counter() - start
+
+    small, large = seconds(5_000), seconds(40_000)
+    assert large < 1.5 and large < 20 * max(small, 0.005)
+
+
+def test_heading_with_a_run_of_hashes_is_linear() -> None:
+    def seconds(n: int) -> float:
+        start = time.perf_counter()
+        summarize_extractive("# a" + "#" * n + "b", 50)
+        return time.perf_counter() - start
+
+    small, large = seconds(20_000), seconds(160_000)
+    assert large < 1.5 and large < 20 * max(small, 0.005)
+    assert summarize_extractive("## Closing hashes ##", 20) == "Closing hashes"
