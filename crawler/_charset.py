@@ -102,9 +102,7 @@ def normalize_encoding(label: str | None) -> str | None:
 # refuse it). A label naming one is unknown, as in the WHATWG Encoding Standard.
 _NOT_PAGE_ENCODINGS = frozenset(
     codecs.lookup(name).name
-    for name in (
-        "idna punycode undefined unicode_escape raw_unicode_escape utf-7"
-    ).split()
+    for name in ("idna punycode undefined unicode_escape raw_unicode_escape utf-7").split()
 )
 
 

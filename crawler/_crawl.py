@@ -42,6 +42,7 @@ import httpx
 from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, OutputFormat, document_from_page
 from ._fetch import Fetcher
 from ._models import Document, Page
+from ._robots import MAX_CRAWL_DELAY
 from ._sitemap import parse_sitemap
 from ._sync import amap_threads, iterate_sync, map_threads, run_sync
 from ._urls import Patterns, compile_patterns, extract_links, in_site, normalize_url, site_root
@@ -75,8 +76,6 @@ DEFAULT_DELAY = 0.5
 DEFAULT_MAX_PAGES = 100
 #: crawl: link hops from the start page at most.
 DEFAULT_MAX_DEPTH = 3
-#: A robots.txt Crawl-delay above this many seconds is capped (and a warning logged).
-MAX_CRAWL_DELAY = 60.0
 #: Sitemap files (indexes included) read per crawl at most.
 MAX_SITEMAP_FILES = 20
 # Requests in flight over all hosts at once; per-host limits apply below it.
@@ -512,7 +511,9 @@ class _Crawler:
                 if crawl_delay > MAX_CRAWL_DELAY:
                     logger.warning(
                         "robots.txt of %s asks for Crawl-delay %.0f s; using %.0f s",
-                        host, crawl_delay, MAX_CRAWL_DELAY,
+                        host,
+                        crawl_delay,
+                        MAX_CRAWL_DELAY,
                     )
                 delay = max(delay, min(float(crawl_delay), MAX_CRAWL_DELAY))
         self._delays[host] = delay
@@ -622,9 +623,7 @@ class _Crawler:
                     sitemap_task = asyncio.ensure_future(self.sitemap_urls())
                 while True:
                     while (
-                        self.frontier
-                        and started < s.max_pages
-                        and len(in_flight) < _MAX_IN_FLIGHT
+                        self.frontier and started < s.max_pages and len(in_flight) < _MAX_IN_FLIGHT
                     ):
                         url, depth, referrer = self.frontier.popleft()
                         task = asyncio.ensure_future(self.visit(url, depth, referrer))

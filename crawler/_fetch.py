@@ -51,6 +51,7 @@ from ._fetch_state import (
     _no_cookie_jar,
     check_headers,
     map_httpx_error,
+    redirect_error,
 )
 from ._guard import Guard, Resolver, Target
 from ._models import Page
@@ -471,12 +472,17 @@ class Fetcher:
             request = state.build_request(self.client, hop)
             try:
                 response = self.client.send(request, stream=True)
+            except httpx.InvalidURL as exc:  # only a bad Location does this
+                raise (redirect_error(exc, target, state.url) or exc) from exc
             except httpx.ConnectTimeout as exc:
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1
                     continue
                 raise map_httpx_error(exc, state.url) from exc
             except _RETRYABLE_TRANSPORT as exc:
+                bad_redirect = redirect_error(exc, target, state.url)
+                if bad_redirect is not None:
+                    raise bad_redirect from exc
                 if self._sockets.aborted:
                     raise map_httpx_error(exc, state.url) from exc
                 if hop.address_index + 1 < len(target.addresses):
@@ -560,12 +566,17 @@ class Fetcher:
             request = state.build_request(self.aclient, hop)
             try:
                 response = await self.aclient.send(request, stream=True)
+            except httpx.InvalidURL as exc:  # only a bad Location does this
+                raise (redirect_error(exc, target, state.url) or exc) from exc
             except httpx.ConnectTimeout as exc:
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1
                     continue
                 raise map_httpx_error(exc, state.url) from exc
             except _RETRYABLE_TRANSPORT as exc:
+                bad_redirect = redirect_error(exc, target, state.url)
+                if bad_redirect is not None:
+                    raise bad_redirect from exc
                 if hop.address_index + 1 < len(target.addresses):
                     hop.address_index += 1
                     continue

@@ -33,6 +33,7 @@ from .errors import (
     FetchError,
     FetchTimeout,
     HTTPStatusError,
+    InvalidRedirect,
     InvalidURL,
     TooManyRedirects,
 )
@@ -109,6 +110,25 @@ _RETRYABLE_TRANSPORT = (
     httpx.WriteError,
     httpx.RemoteProtocolError,
 )
+
+
+def redirect_error(exc: Exception, target: Target, url: str) -> InvalidRedirect | None:
+    """The typed error for a ``Location`` httpx cannot turn into a URL, else ``None``.
+
+    httpx builds the next request of every redirect response, even with
+    ``follow_redirects=False``: a ``Location`` such as ``javascript:x``,
+    ``about:blank`` or a 70 kB URL makes ``send`` raise ``httpx.InvalidURL`` (not
+    an ``httpx.HTTPError``) or a ``RemoteProtocolError`` naming the header.
+    """
+    if isinstance(exc, httpx.InvalidURL) or (
+        isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower()
+    ):
+        return InvalidRedirect(
+            f"{target.url} redirects to a URL that cannot be requested ({exc}); "
+            "only http(s) URLs are followed",
+            url=url,
+        )
+    return None
 
 
 def _no_cookie_jar() -> CookieJar:
@@ -229,8 +249,8 @@ class _FetchState:
         try:
             nxt = target.url.join(location.strip()).copy_with(fragment=None)
         except (httpx.InvalidURL, ValueError) as exc:
-            raise InvalidURL(
-                f"{target.url} redirects to an invalid URL {location!r}", url=self.url
+            raise InvalidRedirect(
+                f"{target.url} redirects to an invalid URL {location[:200]!r}", url=self.url
             ) from exc
         if len(self.redirects) >= self.config.max_redirects:
             raise TooManyRedirects(

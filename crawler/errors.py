@@ -6,6 +6,7 @@ mistaken for page content::
     CrawlerError
     ├── FetchError                  the page could not be fetched
     │   ├── InvalidURL              not an http(s) URL, unparsable host, credentials trick
+    │   │   └── InvalidRedirect     a redirect to a URL that cannot be requested
     │   ├── BlockedAddress          host resolves to an internal address (see allow_private)
     │   ├── DisallowedByRobots      robots.txt forbids this user agent
     │   ├── FetchTimeout            the total deadline passed
@@ -34,6 +35,7 @@ __all__ = [
     "FetchError",
     "FetchTimeout",
     "HTTPStatusError",
+    "InvalidRedirect",
     "InvalidURL",
     "TooManyRedirects",
     "UnsupportedContentType",
@@ -54,6 +56,14 @@ class FetchError(CrawlerError):
 
 class InvalidURL(FetchError):
     """The URL is not an http(s) URL we can safely request."""
+
+
+class InvalidRedirect(InvalidURL):
+    """A redirect points to a URL that cannot be requested.
+
+    ``javascript:``, ``data:``, ``mailto:``, ``about:blank``, a URL too long or
+    malformed to parse: only that page fails; a batch or crawl goes on.
+    """
 
 
 class BlockedAddress(FetchError):
