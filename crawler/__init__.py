@@ -26,6 +26,7 @@ from ._crawl import (
 from ._extract import document_from_page, extract
 from ._fetch import FetchConfig, Fetcher, afetch, fetch
 from ._models import Document, Page
+from ._sources import Source, read_source
 from ._tool import aget_url, get_url
 from ._urls import normalize_url
 from ._useragents import UserAgent
@@ -65,6 +66,7 @@ __all__ = [
     "InvalidRedirect",
     "InvalidURL",
     "Page",
+    "Source",
     "TooManyRedirects",
     "UnsupportedContentType",
     "UserAgent",
@@ -79,4 +81,5 @@ __all__ = [
     "fetch_many",
     "get_url",
     "normalize_url",
+    "read_source",
 ]

@@ -11,12 +11,16 @@ HTML, PDF) can be plugged in there.
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import glob
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._engine import Summarizer, _run_sync
@@ -63,22 +67,31 @@ class _UsageError(Exception):
     """A bad option or combination of options: exit status 2."""
 
 
-def read_input(arg: str, *, allow_private: bool = False, user_agent: str | None = None) -> str:
+def read_input(
+    arg: str,
+    *,
+    allow_private: bool = False,
+    user_agent: str | None = None,
+    timeout: float | None = None,
+) -> str:
     """Return the text of one input argument: a file path, an http(s) URL, or ``-`` for stdin.
 
-    Delegates to :func:`crawler._sources.read_source`: HTML files and web pages give
-    their main content as markdown, PDF files their text; other files are read as text.
+    Delegates to :func:`crawler.read_source`: HTML files and web pages give their main
+    content as markdown, PDF files their text; other files are read as text. ``timeout``
+    bounds a URL fetch (seconds; default the crawler's 30 s).
 
     Raises:
         InputError: the file is missing, unreadable, a directory, binary or empty, or
             the URL is invalid or holds no extractable text.
         InputUnavailable: the URL could not be fetched.
     """
-    from crawler._sources import read_source
-    from crawler.errors import CrawlerError, FetchError, InvalidURL
+    from crawler import CrawlerError, FetchError, InvalidURL, read_source
 
+    options: dict[str, Any] = {"allow_private": allow_private, "user_agent": user_agent}
+    if timeout is not None:
+        options["timeout"] = timeout
     try:
-        return read_source(arg, allow_private=allow_private, user_agent=user_agent).text
+        return read_source(arg, **options).text
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from None
     except IsADirectoryError:
@@ -88,13 +101,117 @@ def read_input(arg: str, *, allow_private: bool = False, user_agent: str | None 
     except OSError as exc:
         raise InputError(f"cannot read {arg}: {exc.strerror or exc}") from None
     except InvalidURL as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(_cli_words(str(exc))) from None
     except FetchError as exc:
-        raise InputUnavailable(str(exc)) from exc
+        message = _cli_words(str(exc))
+        if arg not in message:
+            message = f"{arg}: {message}"
+        raise InputUnavailable(message) from exc
     except CrawlerError as exc:  # ExtractionError: empty, binary, scanned PDF...
-        raise InputError(str(exc)) from None
+        message = _cli_words(str(exc))
+        if arg != "-" and arg not in message:
+            message = f"{arg}: {message}"
+        raise InputError(message) from None
     except ValueError as exc:  # a malformed --user-agent
         raise InputError(str(exc)) from None
+
+
+# Python argument names in library messages, and the CLI options that set them.
+_CLI_WORDS = (
+    ("allow_private=True", "--allow-private"),
+    ("allowed_hosts", "--allow-host"),
+    ("user_agent=", "--user-agent "),
+    ("timeout=", "--timeout "),
+    ("target_tokens", "--target-tokens"),
+    ("context_window", "--context-window"),
+    ("max_tokens", "--max-tokens"),
+    ("max_levels", "--max-levels"),
+    ("concurrency=", "--concurrency "),
+)
+
+
+def _cli_words(message: str) -> str:
+    """Translate the Python argument names in a library message into CLI options."""
+    for python, option in _CLI_WORDS:
+        message = message.replace(python, option)
+    return message
+
+
+# Files a folder input contributes by default (the others need --include).
+_FOLDER_SUFFIXES = frozenset({
+    ".txt", ".text", ".md", ".markdown", ".rst", ".html", ".htm", ".xhtml", ".pdf",
+    ".csv", ".json", ".org", ".adoc", ".tex",
+})
+
+
+def _matches(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    rel = path.relative_to(root).as_posix()
+    return any(fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+
+
+def _expand_folder(folder: Path, include: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for path in sorted(folder.rglob("*")):
+        rel_parts = path.relative_to(folder).parts
+        if not path.is_file() or any(part.startswith(".") for part in rel_parts):
+            continue
+        if include:
+            if not _matches(path, folder, include):
+                continue
+        elif path.suffix.lower() not in _FOLDER_SUFFIXES:
+            continue
+        if exclude and _matches(path, folder, exclude):
+            continue
+        found.append(str(path))
+    return found
+
+
+def _read_url_list(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"-u {path}: no such file; pass a file of URLs, one a line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"-u {path}: cannot read it ({exc})") from None
+    urls = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not urls:
+        raise InputError(f"-u {path} holds no URL; write one URL a line")
+    return urls
+
+
+def _expand_inputs(args: argparse.Namespace) -> list[str]:
+    """The inputs to summarize, folders and globs expanded, URL lists read."""
+    include: Sequence[str] = args.include or ()
+    exclude: Sequence[str] = args.exclude or ()
+    expanded: list[str] = []
+    for arg in args.inputs:
+        path = Path(arg)
+        if arg != "-" and path.is_dir():
+            files = _expand_folder(path, include, exclude)
+            if not files:
+                hint = "--include" if not include else "other --include/--exclude patterns"
+                raise InputError(f"{arg} is a directory with no file to summarize; pass {hint}")
+            expanded.extend(files)
+        elif any(c in arg for c in "*?[") and not path.exists() and "://" not in arg:
+            files = sorted(
+                f for f in glob.glob(arg, recursive=True)
+                if Path(f).is_file() and not (exclude and any(
+                    fnmatch.fnmatch(Path(f).name, p) or fnmatch.fnmatch(f, p) for p in exclude))
+            )
+            if not files:
+                raise InputError(f"no file matches {arg}; check the pattern")
+            expanded.extend(files)
+        else:
+            expanded.append(arg)
+    for url_list in args.url_list or ():
+        expanded.extend(_read_url_list(url_list))
+    if not expanded:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no input: pass a file path, or pipe text and use - for stdin")
+        expanded = ["-"]
+    if expanded.count("-") > 1:
+        raise InputError("stdin (-) can be read only once")
+    return expanded
 
 
 def _positive_int(value: str) -> int:
@@ -149,9 +266,29 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="*",
         metavar="PATH",
-        help="text, markdown, HTML or PDF files, or http(s) URLs; - or none for stdin",
+        help="text, markdown, HTML or PDF files, folders, globs, or http(s) URLs; - or none "
+        "for stdin",
     )
     source = parser.add_argument_group("input")
+    source.add_argument(
+        "-u",
+        "--url-list",
+        action="append",
+        metavar="FILE",
+        help="a file of URLs to summarize, one a line (# comments); repeatable",
+    )
+    source.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="in folders, summarize only files matching GLOB (e.g. '*.md'); repeatable",
+    )
+    source.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="in folders and globs, skip files matching GLOB; repeatable",
+    )
     source.add_argument(
         "--allow-private",
         action="store_true",
@@ -167,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-b",
         "--backend",
         metavar="NAME",
-        help="backend name (default: openai with --model/--base-url, else extractive)",
+        help="backend name (default: openai with --model/--base-url or OPENAI_API_KEY/"
+        "OPENAI_BASE_URL set, else extractive)",
     )
     model.add_argument("-m", "--model", help="model name, e.g. gpt-4o-mini or llama3.1")
     model.add_argument(
@@ -178,7 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--api-key", metavar="KEY", help="API key (default: OPENAI_API_KEY)")
     model.add_argument(
-        "--timeout", type=_positive_float, metavar="SECONDS", help="per-request timeout"
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="per-request timeout, for model calls and for fetching URL inputs",
     )
     model.add_argument(
         "--max-retries",
@@ -224,7 +365,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output = parser.add_argument_group("output")
     output.add_argument(
-        "--json", action="store_true", help='print one JSON object: {"summary", "stats"}'
+        "--merge",
+        action="store_true",
+        help="summarize all inputs together as one text (default: one summary per input)",
+    )
+    output.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        help="write one summary file per input into DIR (NAME.md, or NAME.json with --json)",
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object per input: {"source", "summary", "stats"} (JSON Lines)',
     )
     output.add_argument(
         "--estimate", action="store_true", help="print the plan (calls, levels) and make no call"
@@ -240,21 +394,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_all(inputs: Sequence[str], **source_options: Any) -> str:
-    if not inputs:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise InputError("no input: pass a file path, or pipe text and use - for stdin")
-        inputs = ["-"]
-    if inputs.count("-") > 1:
-        raise InputError("stdin (-) can be read only once")
-    texts = [read_input(arg, **source_options) for arg in inputs]
-    text = "\n\n".join(t.strip("\n") for t in texts)
-    if not text.strip():
-        where = "stdin" if inputs == ["-"] else ", ".join(inputs)
-        raise InputError(f"the input is empty ({where}); nothing to summarize")
-    return text
-
-
 def _make_backend(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     flags = {"model": "--model", "base_url": "--base-url", "api_key": "--api-key"}
@@ -263,9 +402,20 @@ def _make_backend(args: argparse.Namespace) -> Any:
         value = getattr(args, key)
         if value is not None:
             options[key] = value
-    name = args.backend or ("openai" if args.model or args.base_url else "extractive")
+    # OPENAI_API_KEY or OPENAI_BASE_URL in the environment selects the OpenAI-compatible
+    # backend, as --model or --base-url do; an explicit --backend still wins.
+    from_env = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    name = args.backend or ("openai" if args.model or args.base_url or from_env else "extractive")
     try:
-        return get_backend(name, **options)
+        try:
+            return get_backend(name, **options)
+        except TypeError:
+            # --timeout also bounds fetching URL inputs, so a backend that makes no
+            # request (the offline default) is built without it.
+            if "timeout" not in options:
+                raise
+            options.pop("timeout")
+            return get_backend(name, **options)
     except UnknownBackend as exc:
         raise _UsageError(
             f"unknown backend {name!r}; known: {', '.join(available_backends())}"
@@ -319,8 +469,54 @@ def _describe(backend: Any) -> str:
     return f"{name} at {base}" if base else name
 
 
+def _output_name(arg: str, taken: set[str], suffix: str) -> str:
+    if arg == "-":
+        stem = "stdin"
+    elif "://" in arg:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", arg.split("://", 1)[1]).strip("-.") or "page"
+    else:
+        stem = Path(arg).stem or "input"
+    name, n = stem + suffix, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    taken.add(name)
+    return name
+
+
+def _source_name(arg: str) -> str:
+    return "<stdin>" if arg == "-" else arg
+
+
+def _summarize_text(
+    text: str, summarizer: Summarizer, args: argparse.Namespace
+) -> SummaryResult:
+    bar = _ProgressBar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+    try:
+        if args.max_tokens is not None:
+            return _run_sync(lambda: summarizer.afit_result(text, args.max_tokens))
+        return summarizer.run(text, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+
+
+def _note(result: SummaryResult, backend: Any, args: argparse.Namespace) -> str:
+    stats = result.stats
+    if stats.calls == 0:
+        return f"the input ({stats.input_tokens} tokens) fits in {args.max_tokens}; unchanged"
+    note = (
+        f"summary by {_describe(backend)}: {stats.calls} call(s), {stats.levels} "
+        f"level(s), {stats.input_tokens} input tokens -> {stats.completion_tokens} "
+        f"completion tokens, {stats.elapsed:.2f}s"
+    )
+    if stats.empty_outputs:
+        note += f"; {stats.empty_outputs} call(s) returned an empty summary"
+    return note
+
+
 def _run(args: argparse.Namespace) -> int:
-    text = _read_all(args.inputs, allow_private=args.allow_private, user_agent=args.user_agent)
+    inputs = _expand_inputs(args)
     backend = _make_backend(args)
     options = {
         key: getattr(args, key)
@@ -337,43 +533,77 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summarizer = Summarizer(backend=backend, **options)
     except (ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from exc
+        raise _UsageError(_cli_words(str(exc))) from exc
 
-    if args.estimate:
-        plan = summarizer.estimate(text, max_tokens=args.max_tokens)
-        if args.json:
-            print(json.dumps({"plan": plan.to_dict()}, ensure_ascii=False))
-        else:
-            print(plan)
-        return 0
+    def read(arg: str) -> str:
+        return read_input(
+            arg, allow_private=args.allow_private, user_agent=args.user_agent,
+            timeout=args.timeout,
+        )
 
-    bar = _ProgressBar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
-    try:
-        if args.max_tokens is not None:
-            result: SummaryResult = _run_sync(lambda: summarizer.afit_result(text, args.max_tokens))
-        else:
-            result = summarizer.run(text, on_progress=bar)
-    finally:
-        if bar is not None:
-            bar.clear()
-
-    if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    if args.merge:
+        texts = [read(arg) for arg in inputs]
+        text = "\n\n".join(t.strip("\n") for t in texts)
+        if not text.strip():
+            where = "stdin" if inputs == ["-"] else ", ".join(inputs)
+            raise InputError(f"the input is empty ({where}); nothing to summarize")
+        jobs: list[tuple[str, str | None]] = [(" + ".join(map(_source_name, inputs)), text)]
     else:
-        print(result.summary)
-    if not args.quiet:
-        stats = result.stats
-        if stats.calls == 0:
-            note = f"the input ({stats.input_tokens} tokens) fits in {args.max_tokens}; unchanged"
+        jobs = [(arg, None) for arg in inputs]
+
+    out_dir: Path | None = None
+    if args.output_dir is not None:
+        out_dir = Path(args.output_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise _UsageError(f"-o {out_dir}: not a directory; pass a folder for the summaries")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    several = len(jobs) > 1
+    failures: list[str] = []
+    for index, (arg, text) in enumerate(jobs):
+        name = arg if args.merge else _source_name(arg)
+        try:
+            if text is None:
+                text = read(arg)
+                if not text.strip():
+                    raise InputError(f"the input is empty ({name}); nothing to summarize")
+            if args.estimate:
+                plan = summarizer.estimate(text, max_tokens=args.max_tokens)
+                record: dict[str, Any] = {"source": name, "plan": plan.to_dict()}
+                body = json.dumps(record, ensure_ascii=False) if args.json else str(plan)
+            else:
+                result = _summarize_text(text, summarizer, args)
+                record = {"source": name, **result.to_dict()}
+                body = json.dumps(record, ensure_ascii=False) if args.json else result.summary
+        except (InputError, SummarizerError) as exc:
+            if not several:
+                raise
+            if args.traceback:
+                traceback.print_exc()
+            _fail(f"{name}: {exc}" if name not in str(exc) else str(exc))
+            failures.append(name)
+            continue
+        if out_dir is not None:
+            target = out_dir / _output_name(arg, taken, ".json" if args.json else ".md")
+            target.write_text(body + "\n", encoding="utf-8")
+            if not args.quiet:
+                print(f"{PROG}: {name} -> {target}", file=sys.stderr)
+        elif several and not args.json:
+            if index:
+                print()
+            print(f"==> {name} <==")
+            print(body)
         else:
-            note = (
-                f"summary by {_describe(backend)}: {stats.calls} call(s), {stats.levels} "
-                f"level(s), {stats.input_tokens} input tokens -> {stats.completion_tokens} "
-                f"completion tokens, {stats.elapsed:.2f}s"
-            )
-            if stats.empty_outputs:
-                note += f"; {stats.empty_outputs} call(s) returned an empty summary"
-        print(f"{PROG}: {note}", file=sys.stderr)
+            print(body)
+        if not args.quiet and not args.estimate:
+            prefix = f"{name}: " if several else ""
+            print(f"{PROG}: {prefix}{_note(result, backend, args)}", file=sys.stderr)
+    if failures:
+        print(
+            f"{PROG}: {len(failures)} of {len(jobs)} input(s) failed: {', '.join(failures)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

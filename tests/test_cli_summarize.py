@@ -10,7 +10,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -72,17 +74,17 @@ def test_stdin_dash_and_json(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     assert cli.main(["-", "--json", "--backend", "fake"]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)
-    assert set(data) == {"summary", "stats"}
+    assert set(data) == {"source", "summary", "stats"} and data["source"] == "<stdin>"
     assert data["stats"]["backend"] == "fake" and data["stats"]["calls"] == 1
     assert markers(data["summary"]) == markers(sectioned_text(3))
     assert "summary by fake" in err
 
 
-def test_several_files_are_joined_in_order(tmp_path: Path, capsys) -> None:
+def test_merge_joins_several_files_in_order(tmp_path: Path, capsys) -> None:
     first, second = tmp_path / "a.txt", tmp_path / "b.md"
     first.write_text("Section MK001 first.", encoding="utf-8")
     second.write_bytes("Section MK002 second, caf\xe9.".encode("latin-1"))
-    assert cli.main([str(first), str(second), "--backend", "fake", "-q"]) == 0
+    assert cli.main([str(first), str(second), "--merge", "--backend", "fake", "-q"]) == 0
     out, err = capsys.readouterr()
     assert markers(out) == ["MK001", "MK002"] and "café" in out
     assert err == ""
@@ -92,7 +94,7 @@ def test_several_files_are_joined_in_order(tmp_path: Path, capsys) -> None:
     ("setup", "message"),
     [
         (lambda p: str(p / "missing.txt"), "(?i)no such file"),
-        (lambda p: str(p), "is a directory"),
+        (lambda p: str(p), "is a directory with no file to summarize; pass --include"),
         (lambda p: (p / "empty.txt").write_text("  \n") and str(p / "empty.txt"), "empty"),
         (lambda p: (p / "b.bin").write_bytes(b"\x00\x01PDF") and str(p / "b.bin"), "not text"),
     ],
@@ -359,3 +361,145 @@ def test_console_script_is_installed(doc: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     # the default fake backend echoes its input, cut at the 512-token target
     assert proc.stdout.decode().startswith("Section MK000 opens here.")
+
+
+# -- one summary per input, folders, URL lists, output files -----------------------------
+
+
+@pytest.fixture
+def two_files(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "a.md", tmp_path / "b.txt"
+    first.write_text("Section MK001 first.", encoding="utf-8")
+    second.write_text("Section MK002 second.", encoding="utf-8")
+    return first, second
+
+
+def test_several_inputs_get_one_summary_each_headed_by_name(two_files, capsys) -> None:
+    first, second = two_files
+    assert cli.main([str(first), str(second), "--backend", "fake"]) == 0
+    out, err = capsys.readouterr()
+    head_a, head_b = out.index(f"==> {first} <=="), out.index(f"==> {second} <==")
+    assert head_a < out.index("MK001") < head_b < out.index("MK002")
+    assert f"{first}: summary by fake" in err and f"{second}: summary by fake" in err
+
+
+def test_json_lines_one_object_per_input_naming_its_source(two_files, capsys) -> None:
+    first, second = two_files
+    assert cli.main([str(first), str(second), "--json", "--backend", "fake", "-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["source"] for r in records] == [str(first), str(second)]
+    assert markers(records[0]["summary"]) == ["MK001"]
+    assert markers(records[1]["summary"]) == ["MK002"]
+
+
+def test_output_dir_writes_one_file_per_input(two_files, tmp_path: Path, capsys) -> None:
+    out_dir = tmp_path / "out"
+    first, second = two_files
+    assert cli.main([str(first), str(second), "-o", str(out_dir), "--backend", "fake"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.md", "b.md"]
+    assert markers((out_dir / "a.md").read_text()) == ["MK001"]
+    assert markers((out_dir / "b.md").read_text()) == ["MK002"]
+    assert f"{first} -> {out_dir / 'a.md'}" in err
+
+
+def test_folder_input_with_include_and_exclude(tmp_path: Path, capsys) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "one.md").write_text("MK001 one.", encoding="utf-8")
+    (docs / "sub" / "two.md").write_text("MK002 two.", encoding="utf-8")
+    (docs / "skip.txt").write_text("MK003 skip.", encoding="utf-8")
+    (docs / "image.png").write_bytes(b"\x89PNG\x00")
+    (docs / ".hidden.md").write_text("MK004 hidden.", encoding="utf-8")
+    assert cli.main([str(docs), "--json", "--backend", "fake", "-q"]) == 0
+    found = [json.loads(line)["source"] for line in capsys.readouterr().out.splitlines()]
+    assert [Path(s).name for s in found] == ["one.md", "skip.txt", "two.md"]
+    assert cli.main([str(docs), "--include", "*.md", "--exclude", "sub/*", "--json",
+                     "--backend", "fake", "-q"]) == 0
+    found = [json.loads(line)["source"] for line in capsys.readouterr().out.splitlines()]
+    assert [Path(s).name for s in found] == ["one.md"]
+    assert cli.main([str(tmp_path / "docs" / "*.txt"), "--backend", "fake", "-q"]) == 0
+    assert markers(capsys.readouterr().out) == ["MK003"]
+
+
+def test_one_failing_input_does_not_stop_the_others(two_files, tmp_path: Path, capsys) -> None:
+    first, second = two_files
+    missing = tmp_path / "missing.md"
+    assert cli.main([str(first), str(missing), str(second), "--backend", "fake"]) == 1
+    out, err = capsys.readouterr()
+    assert markers(out) == ["MK001", "MK002"]
+    assert re.search(rf"summarize: error: .*{re.escape(str(missing))}", err)
+    assert f"1 of 3 input(s) failed: {missing}" in err
+
+
+class _Pages(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def _page_server(delay: float = 0.0) -> _Pages:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            body = (
+                f"<html><head><title>T</title></head><body><article><h1>Page</h1>"
+                f"<p>The page at {self.path} says MK00{self.path[-1]} in a full sentence "
+                "that is long enough to count as the main content of this page.</p>"
+                "</article></body></html>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = _Pages(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_url_list_file(tmp_path: Path, capsys) -> None:
+    server = _page_server()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"# pages\n{base}/p1\n\n{base}/p2\n", encoding="utf-8")
+        assert cli.main(["-u", str(urls), "--allow-private", "--json", "--backend", "fake",
+                         "-q"]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["source"] for r in records] == [f"{base}/p1", f"{base}/p2"]
+        assert markers(records[0]["summary"]) == ["MK001"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    empty = tmp_path / "none.txt"
+    empty.write_text("# nothing\n", encoding="utf-8")
+    assert cli.main(["-u", str(empty)]) == 2
+    assert "holds no URL" in capsys.readouterr().err
+
+
+def test_timeout_covers_fetching_urls(capsys) -> None:
+    server = _page_server(delay=4.0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/p1"
+        started = time.monotonic()
+        assert cli.main([url, "--allow-private", "--timeout", "0.5"]) == 1
+        assert time.monotonic() - started < 3.0
+        err = capsys.readouterr().err
+        assert url in err and "timeout=" not in err
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_openai_env_selects_the_openai_backend(doc: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert cli.main([str(doc), "--estimate", "--context-window", "8192"]) == 0
+    assert "openai" in capsys.readouterr().out.lower()
+    # an explicit option still wins
+    assert cli.main([str(doc), "--estimate", "--backend", "extractive"]) == 0
+    assert "openai" not in capsys.readouterr().out.lower()

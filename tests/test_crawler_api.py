@@ -10,9 +10,10 @@ from crawler import errors
 EXPECTED = {
     # functions
     "fetch", "afetch", "fetch_many", "afetch_many", "crawl", "acrawl",
-    "get_url", "aget_url", "extract", "document_from_page", "normalize_url",
+    "get_url", "aget_url", "extract", "document_from_page", "normalize_url", "read_source",
     # classes and values
     "Fetcher", "FetchConfig", "UserAgent", "Page", "Document", "FetchResult", "CrawlResult",
+    "Source",
 }
 
 
