@@ -27,11 +27,16 @@ from ._fetch import afetch, fetch
 from ._models import Document
 
 if TYPE_CHECKING:
-    from summarizer._tokens import Tokenizer
+    from summarizer import Tokenizer
 
 __all__ = [
     "DEFAULT_NEXT_HINT",
-    "MAX_HEADER_VALUE_CHARS", "MIN_PAGE_TEXT_TOKENS", "aget_url", "get_url", "render"]
+    "MAX_HEADER_VALUE_CHARS",
+    "MIN_PAGE_TEXT_TOKENS",
+    "aget_url",
+    "get_url",
+    "render",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +200,7 @@ def paginate(
         ValueError: ``max_tokens`` cannot hold ``head``, the hint and
             :data:`MIN_PAGE_TEXT_TOKENS` tokens of text.
     """
-    from summarizer._chunking import split_text
-    from summarizer._tokens import get_tokenizer
+    from summarizer import get_tokenizer, split_text
 
     tok: Tokenizer = get_tokenizer(tokenizer)
     whole = head + text
