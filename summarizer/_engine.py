@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -76,10 +77,10 @@ def _resolve_backend(backend: Backend | str) -> Backend:
         return get_backend(backend)
     # Not isinstance(backend, Backend): on Python < 3.12 that reads every protocol attribute,
     # and a lazy context_window property may then query a server.
-    if not all(callable(getattr(type(backend), m, None)) for m in ("complete", "acomplete")):
+    if not all(callable(getattr(type(backend), m, None)) for m in ("acomplete",)):
         raise TypeError(
             f"backend must be a backend name or an object with name, context_window, "
-            f"complete() and acomplete(); got {type(backend).__name__}"
+            f"an async acomplete(); got {type(backend).__name__}"
         )
     return backend
 
@@ -136,6 +137,21 @@ class Summarizer:
     def __post_init__(self) -> None:
         backend = _resolve_backend(self.backend)
         object.__setattr__(self, "backend", backend)
+        if getattr(backend, "follows_instructions", True) is False and (
+            self.instruction or self.language
+        ):
+            asked = " and ".join(
+                f"{what} {value!r}"
+                for what, value in (("instruction", self.instruction), ("language", self.language))
+                if value
+            )
+            warnings.warn(
+                f"the {backend.name!r} backend picks sentences from the text and cannot follow "
+                f"the {asked}; pass --model (or --base-url for a local server) to use a "
+                "language model that can",
+                UserWarning,
+                stacklevel=3,
+            )
         if self.tokenizer is None:
             tokenizer, exact = _default_tokenizer(backend)
         else:

@@ -602,6 +602,9 @@ class ExtractiveBackend:
     """
 
     name = "extractive"
+    #: It picks sentences: an instruction or output language cannot be followed (the
+    #: summarizer warns when one is given).
+    follows_instructions = False
 
     def __init__(
         self,

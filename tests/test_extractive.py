@@ -355,3 +355,13 @@ def test_heading_with_a_run_of_hashes_is_linear() -> None:
     small, large = seconds(20_000), seconds(160_000)
     assert large < 1.5 and large < 20 * max(small, 0.005)
     assert summarize_extractive("## Closing hashes ##", 20) == "Closing hashes"
+
+
+def test_instruction_or_language_it_cannot_follow_warns_naming_the_way_out() -> None:
+    from summarizer import Summarizer
+
+    with pytest.warns(UserWarning, match=r"cannot follow.*--model.*--base-url"):
+        Summarizer(instruction="Focus on fuel", language="French")
+    with pytest.warns(UserWarning, match="language 'French'"):
+        Summarizer(backend=ExtractiveBackend(), language="French")
+    Summarizer()  # nothing asked: no warning (warnings are errors here)
