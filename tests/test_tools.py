@@ -321,3 +321,14 @@ def test_agent_loop_reads_two_pages_then_answers(
     assert len(requests) == 3
     assert requests[0].body["tools"][0]["function"]["name"] == "get_url"
     assert requests[2].body["messages"][-1]["content"] == tool_messages[1]
+
+
+def test_package_exports_the_tool_api() -> None:
+    import llm_digest
+    from llm_digest import tools
+
+    for name in llm_digest.__all__:
+        assert getattr(llm_digest, name) is getattr(tools, name)
+    assert set(llm_digest.__all__) <= set(dir(llm_digest))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        llm_digest.nope  # noqa: B018 - the attribute access is the test
