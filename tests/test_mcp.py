@@ -19,6 +19,7 @@ from page_server import ARTICLE_TITLE, PageServer
 
 from llm_digest import cli, tools
 from llm_digest.mcp_server import DEFAULT_PAGE_TOKENS, build_server
+from summarizer import FakeBackend
 
 SCRIPT = str(Path(sys.executable).with_name("llm-digest"))
 
@@ -207,6 +208,21 @@ def test_sampling_context_window_flag_sets_the_request_size() -> None:
     run(go)
     assert small and all(p.max_tokens < 2048 for p in small)
     assert all(_request_chars(p) < 4 * 2048 for p in small)
+
+
+def test_a_configured_backend_comes_before_the_clients_model() -> None:
+    calls: list[mt.CreateMessageRequestParams] = []
+    model = FakeBackend(["Configured summary."], name="configured-model")
+
+    async def go() -> mt.CallToolResult:
+        callback = _sampling_client(calls, _answer)
+        server = build_server(backend=model)
+        async with Client(server, sampling_callback=callback, mode="legacy") as client:
+            return await client.call_tool("summarize", {"text": "Crabs hide under rocks. " * 40})
+
+    result = run(go)
+    assert calls == []
+    assert text_of(result) == "Configured summary.\n\n[Summarized by: configured-model]"
 
 
 def test_a_failing_client_model_falls_back_offline_and_says_so() -> None:
