@@ -561,7 +561,14 @@ def _crawl_text(entries: list[str], start: str) -> str:
     )
 
 
-def _digest_summarizer(opts: _Options) -> Summarizer:
+def _crawl_result(entries: list[str], failures: list[BaseException], start: str) -> ToolResult:
+    if entries and len(failures) == len(entries):
+        # Nothing could be read: say why, as for get_url, so the model can fix the call.
+        return ToolResult(text=_explain(failures[0], start or None), is_error=True)
+    return ToolResult(text=_crawl_text(entries, start))
+
+
+def _digest_summarizer() -> Summarizer:
     # Digests are short and many: always the fast offline extractive summarizer.
     return Summarizer(target_tokens=CRAWL_DIGEST_TOKENS)
 
@@ -615,12 +622,15 @@ def call_tool(name: str, arguments: Mapping[str, Any] | str | None, **options: A
                     )
                 )
             return ToolResult(text=_summarizer(args, opts).run(text).summary)
-        digester = _digest_summarizer(opts)
+        digester = _digest_summarizer()
+        failures: list[BaseException] = []
         entries = []
         for number, result in enumerate(crawl(args["url"], **_crawl_kwargs(args, opts)), start=1):
             digest = digester.run(result.document.text).summary if result.ok else None
             entries.append(_crawl_entry(number, result, digest))
-        return ToolResult(text=_crawl_text(entries, url or ""))
+            if not result.ok:
+                failures.append(result.error)
+        return _crawl_result(entries, failures, url or "")
     except _BadCall as exc:
         return ToolResult(text=str(exc), is_error=True)
     except ValueError as exc:
@@ -654,14 +664,17 @@ async def acall_tool(
                     )
                 )
             return ToolResult(text=(await _summarizer(args, opts).arun(text)).summary)
-        digester = _digest_summarizer(opts)
+        digester = _digest_summarizer()
+        failures: list[BaseException] = []
         entries = []
         number = 0
         async for result in acrawl(args["url"], **_crawl_kwargs(args, opts)):
             number += 1
             digest = (await digester.arun(result.document.text)).summary if result.ok else None
             entries.append(_crawl_entry(number, result, digest))
-        return ToolResult(text=_crawl_text(entries, url or ""))
+            if not result.ok:
+                failures.append(result.error)
+        return _crawl_result(entries, failures, url or "")
     except _BadCall as exc:
         return ToolResult(text=str(exc), is_error=True)
     except ValueError as exc:

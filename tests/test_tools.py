@@ -51,8 +51,10 @@ def site() -> Iterator[Site]:
         server.add("/article", ARTICLE.format(paragraphs=_paragraphs(3)))
         server.add("/second", ARTICLE.format(paragraphs=_paragraphs(4)))
         server.add("/long", ARTICLE.format(paragraphs=_paragraphs(60)))
-        server.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+        server.add("/robots.txt", "User-agent: *\nDisallow: /secret\n", content_type="text/plain")
         server.add("/gone", "gone", status=410, content_type="text/plain")
+        server.add("/secret", ARTICLE.format(paragraphs=_paragraphs(2)))
+        server.add("/slow", ARTICLE.format(paragraphs=_paragraphs(2)), delay=3.0)
         yield server
 
 
@@ -169,6 +171,22 @@ def test_http_error_is_one_sentence(site: Site) -> None:
     result = call_tool("get_url", {"url": site.url("/gone")}, **LOCAL)
     assert result.is_error and "HTTP 410" in result.text
     assert "Traceback" not in result.text and "\n" not in result.text
+
+
+def test_respect_robots_and_timeout_options(site: Site) -> None:
+    assert not call_tool("get_url", {"url": site.url("/secret")}, **LOCAL).is_error
+    refused = call_tool("get_url", {"url": site.url("/secret")}, respect_robots=True, **LOCAL)
+    assert refused.is_error and "robots.txt does not allow" in refused.text
+    slow = call_tool("get_url", {"url": site.url("/slow")}, timeout=0.3, **LOCAL)
+    assert slow.is_error and "timed out" in slow.text
+
+
+def test_crawl_of_a_blocked_start_is_an_error(site: Site) -> None:
+    result = call_tool("crawl", {"url": site.url("/")})
+    assert result.is_error and "private or internal network address" in result.text
+    assert "127.0.0.1" not in result.text
+    gone = call_tool("crawl", {"url": site.url("/gone")}, **LOCAL)
+    assert gone.is_error and "HTTP 410" in gone.text
 
 
 # -- bad calls -------------------------------------------------------------------------
