@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._backend import Backend, Completion, Message
+from ._backend import Backend, Completion, Message, complete_sync
 from ._chunking import Chunk, split_text
 from ._engine import Summarizer, asummarize, summarize
 from ._extractive import ExtractiveBackend
@@ -30,6 +30,7 @@ from .errors import (
     ChunkFailed,
     ContextLengthExceeded,
     ContextWindowTooSmall,
+    DuplicateBackend,
     EmptySummary,
     MapReduceError,
     MissingCredentials,
@@ -56,6 +57,7 @@ __all__ = [
     "Completion",
     "ContextLengthExceeded",
     "ContextWindowTooSmall",
+    "DuplicateBackend",
     "EmptySummary",
     "ExtractiveBackend",
     "FakeBackend",
@@ -79,6 +81,7 @@ __all__ = [
     "__version__",
     "asummarize",
     "available_backends",
+    "complete_sync",
     "get_backend",
     "get_tokenizer",
     "parse_retry_after",

@@ -1,12 +1,19 @@
-"""Backends by name, through the ``summarizer.backends`` entry-point group.
+"""Backends by name: the built-ins, registered in code, and the ``summarizer.backends`` group.
 
-Built-in backends register exactly as third-party ones do, in ``pyproject.toml``::
+Built-in backends are registered here, in :data:`BUILTIN_BACKENDS`, as entry points of the
+same form third parties declare in their ``pyproject.toml``::
 
     [project.entry-points."summarizer.backends"]
-    openai = "summarizer._openai:OpenAIBackend"
+    echo = "echo_backend:EchoBackend"
 
-An entry point names a factory: a class or function that takes keyword options and returns
-an object with ``name``, ``context_window``, ``complete()`` and ``acomplete()``.
+so both load the same way, lazily (naming a backend imports only that backend). An entry
+point names a factory: a class or function that takes keyword options and returns an object
+with ``name``, ``context_window`` and ``async acomplete()`` (``complete()`` is optional).
+
+A name is registered once: a third-party entry point named like a built-in, or two
+distributions registering one name for different factories, raise
+:class:`~summarizer.errors.DuplicateBackend` naming both instead of letting the first one
+found win. The same factory found twice (a stale install of this package) is one backend.
 """
 
 from __future__ import annotations
@@ -16,26 +23,50 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ._backend import Backend
-from .errors import UnknownBackend
+from .errors import DuplicateBackend, UnknownBackend
 
-__all__ = ["ENTRY_POINT_GROUP", "available_backends", "get_backend"]
+__all__ = ["BUILTIN_BACKENDS", "ENTRY_POINT_GROUP", "available_backends", "get_backend"]
 
 logger = logging.getLogger(__name__)
 
-#: The entry-point group backends register under.
+#: The entry-point group third-party backends register under.
 ENTRY_POINT_GROUP = "summarizer.backends"
 
+#: The built-in backends, registered in code through the entry-point form.
+BUILTIN_BACKENDS: tuple[EntryPoint, ...] = tuple(
+    EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+    for name, value in (
+        ("extractive", "summarizer._extractive:ExtractiveBackend"),
+        ("fake", "summarizer._fake:FakeBackend"),
+        ("openai", "summarizer._openai:OpenAIBackend"),
+    )
+)
 
-def _entry_points() -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
+
+def _source(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return f"built-in {ep.value}"
+    return f"entry point of {dist.name} {dist.version}: {ep.value}"
+
+
+def _registered() -> tuple[dict[str, EntryPoint], dict[str, list[EntryPoint]]]:
+    """Every name with its entry point, and the names claimed by different factories."""
+    found: dict[str, EntryPoint] = {ep.name: ep for ep in BUILTIN_BACKENDS}
+    clashes: dict[str, list[EntryPoint]] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep)  # the first installed distribution wins
-    return found
+        first = found.setdefault(ep.name, ep)
+        if first.value == ep.value:
+            continue  # the same factory, found twice
+        claims = clashes.setdefault(ep.name, [first])
+        if all(c.value != ep.value for c in claims):
+            claims.append(ep)
+    return found, clashes
 
 
 def available_backends() -> list[str]:
-    """Names of the registered backends, sorted."""
-    return sorted(_entry_points())
+    """Names of the registered backends, sorted (a contested name is listed once)."""
+    return sorted(_registered()[0])
 
 
 def get_backend(name: str, **options: Any) -> Backend:
@@ -43,9 +74,15 @@ def get_backend(name: str, **options: Any) -> Backend:
 
     Raises:
         UnknownBackend: nothing is registered under ``name``; the message lists what is.
+        DuplicateBackend: two different factories are registered under ``name``; the
+            message names both.
         TypeError: the backend does not accept one of ``options``.
     """
-    registered = _entry_points()
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be str, got {type(name).__name__}")
+    registered, clashes = _registered()
+    if name in clashes:
+        raise DuplicateBackend(name, [_source(ep) for ep in clashes[name]])
     ep = registered.get(name)
     if ep is None:
         raise UnknownBackend(name, registered)

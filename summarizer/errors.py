@@ -12,6 +12,7 @@
     │   ├── BackendResponseError      the answer was not a Chat Completions response
     │   └── MissingCredentials        no API key for a server that needs one
     ├── UnknownBackend                no backend registered under that name (.known)
+    ├── DuplicateBackend              two backends registered under one name (.sources)
     ├── ContextWindowTooSmall         prompts + output cap cannot fit the window
     └── MapReduceError                a run stopped; completed summaries in .partial
         ├── ChunkFailed               one call failed for good (.level, .index, .start, .end)
@@ -41,6 +42,7 @@ __all__ = [
     "ChunkFailed",
     "ContextLengthExceeded",
     "ContextWindowTooSmall",
+    "DuplicateBackend",
     "EmptySummary",
     "MapReduceError",
     "MissingCredentials",
@@ -122,6 +124,25 @@ class UnknownBackend(SummarizerError, LookupError):
         super().__init__(
             f"unknown backend {name!r}; known backends: {listed}. Third-party backends register "
             "under the entry-point group 'summarizer.backends'."
+        )
+
+
+class DuplicateBackend(SummarizerError, LookupError):
+    """Two backends are registered under one name (a built-in or an entry point).
+
+    Attributes:
+        name: the contested name.
+        sources: what registers it (``"built-in summarizer._fake:FakeBackend"``,
+            ``"entry point of echo-backend 1.0: echo_backend:EchoBackend"``).
+    """
+
+    def __init__(self, name: str, sources: Iterable[str]) -> None:
+        self.name = name
+        self.sources = tuple(sources)
+        super().__init__(
+            f"backend name {name!r} is registered twice: {' and '.join(self.sources)}. "
+            "Uninstall one of them, or rename the third-party entry point in the "
+            "'summarizer.backends' group."
         )
 
 
