@@ -36,7 +36,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 import anyio
@@ -44,6 +44,7 @@ import httpx
 
 from ._decode import BodyReader, aiter_raw, iter_raw
 from ._fetch_state import (
+    _ORIGIN_BOUND_HEADERS,
     _RETRY_CODES,
     _RETRYABLE_TRANSPORT,
     _FetchState,
@@ -105,7 +106,14 @@ class FetchConfig:
     Attributes:
         user_agent: ``None`` (honest default), a preset name (``"chrome"``,
             ``"firefox"``, ``"safari"``, ``"edge"``, ``"mobile"``...) or any string.
-        headers: extra request headers sent with every request.
+        headers: extra request headers sent with every request (kept read-only).
+            On a redirect to another origin (scheme, host or port) they are
+            dropped, as are ``Authorization``, ``Proxy-Authorization`` and
+            ``Cookie``; an API key meant for one site is not sent to the next.
+        keep_headers_cross_origin: names of the caller's headers (configured or
+            per call) still sent after a cross-origin redirect, e.g.
+            ``("Accept-Language",)``; the three credential headers above are
+            always dropped.
         timeout: total seconds for a fetch, across hops, retries and body.
         max_bytes: cap on the decoded body size.
         max_redirects: redirects followed before :class:`TooManyRedirects`.
@@ -123,6 +131,7 @@ class FetchConfig:
 
     user_agent: str | UserAgent | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    keep_headers_cross_origin: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     max_bytes: int = DEFAULT_MAX_BYTES
     max_redirects: int = DEFAULT_MAX_REDIRECTS
@@ -153,11 +162,29 @@ class FetchConfig:
         if isinstance(self.allowed_hosts, str):
             raise TypeError("allowed_hosts must be a list of host names or CIDRs, not a string")
         object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
-        object.__setattr__(self, "headers", dict(self.headers))
-        check_headers(self.headers)
+        headers = dict(self.headers)
+        check_headers(headers)
+        # Read-only: a caller mutating the mapping later would skip check_headers.
+        object.__setattr__(self, "headers", MappingProxyType(headers))
+        keep = self.keep_headers_cross_origin
+        if isinstance(keep, str):
+            raise TypeError(
+                "keep_headers_cross_origin must be a list of header names, not a string"
+            )
+        keep = tuple(keep)
+        for name in keep:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"keep_headers_cross_origin holds {name!r}, not a header name")
+            if name.lower() in _CREDENTIAL_HEADERS:
+                raise ValueError(
+                    f"keep_headers_cross_origin cannot keep {name}: credentials are never "
+                    "sent to another origin; fetch that origin with its own headers= instead"
+                )
+        object.__setattr__(self, "keep_headers_cross_origin", keep)
         resolve_user_agent(self.user_agent)  # validate early
 
 
+_CREDENTIAL_HEADERS = frozenset(name.lower() for name in _ORIGIN_BOUND_HEADERS)
 _URL_STRIP = "".join(chr(c) for c in range(0x21))
 
 

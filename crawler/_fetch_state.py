@@ -173,8 +173,14 @@ class _FetchState:
         check_headers(headers)
         self.headers = httpx.Headers(ua.headers())
         self.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        self.default_headers = self.headers.copy()
         self.headers.update(config.headers)
         self.headers.update(headers)
+        keep = {name.lower() for name in config.keep_headers_cross_origin}
+        # The caller's own headers go to the first origin only, unless kept by name.
+        self.origin_bound = [
+            name for name in {**dict(config.headers), **dict(headers)} if name.lower() not in keep
+        ]
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -264,8 +270,10 @@ class _FetchState:
             target.url.port,
         ):
             # Credentials the caller gave were meant for the first origin only.
-            for name in _ORIGIN_BOUND_HEADERS:
+            for name in (*_ORIGIN_BOUND_HEADERS, *self.origin_bound):
                 self.headers.pop(name, None)
+                if name in self.default_headers:  # a default the caller had replaced
+                    self.headers[name] = self.default_headers[name]
         if self._visit_key(nxt) in self.seen:
             raise TooManyRedirects(f"redirect loop: {self.url} leads back to {nxt}", url=self.url)
         self.redirects.append(str(nxt))

@@ -96,3 +96,60 @@ def test_crawl_carries_on_after_a_bad_redirect() -> None:
     by_path = {httpx.URL(r.url).path: r for r in results}
     assert by_path["/"].ok and by_path["/good"].ok
     assert isinstance(by_path["/bad"].error, InvalidRedirect)
+
+
+def _cross_origin_recorder(seen: dict[str, httpx.Headers]):
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = request.headers["host"]
+        seen[f"{host}{request.url.path}"] = request.headers
+        if host == "a.example" and request.url.path == "/start":
+            return httpx.Response(302, headers={"location": "/same"})
+        if host == "a.example" and request.url.path == "/same":
+            return httpx.Response(302, headers={"location": "http://b.example/next"})
+        return httpx.Response(200, text="done")
+
+    return handler
+
+
+def test_callers_headers_are_dropped_on_a_cross_origin_redirect() -> None:
+    seen: dict[str, httpx.Headers] = {}
+    transport = httpx.MockTransport(_cross_origin_recorder(seen))
+    with crawler.Fetcher(
+        transport=transport,
+        resolver=_resolver,
+        headers={"X-Api-Key": "secret", "Accept-Language": "fr", "User-Agent": "mine/1"},
+        keep_headers_cross_origin=("accept-language",),
+    ) as fetcher:
+        page = fetcher.fetch(
+            "http://a.example/start",
+            headers={"X-Call-Token": "t0k", "Authorization": "Bearer z"},
+        )
+    assert page.final_url == "http://b.example/next"
+    same = seen["a.example/same"]  # same origin: everything still sent
+    assert same["x-api-key"] == "secret" and same["x-call-token"] == "t0k"
+    assert same["authorization"] == "Bearer z" and same["user-agent"] == "mine/1"
+    other = seen["b.example/next"]
+    for name in ("x-api-key", "x-call-token", "authorization"):
+        assert name not in other, name
+    assert other["accept-language"] == "fr"  # kept by name
+    assert other["user-agent"] != "mine/1" and other["user-agent"]  # back to the default
+
+
+@pytest.mark.parametrize("name", ["Authorization", "cookie", "Proxy-Authorization"])
+def test_credentials_cannot_be_kept_cross_origin(name: str) -> None:
+    with pytest.raises(ValueError, match="credentials are never sent"):
+        crawler.FetchConfig(keep_headers_cross_origin=(name,))
+
+
+def test_keep_headers_cross_origin_rejects_a_bare_string() -> None:
+    with pytest.raises(TypeError, match="list of header names"):
+        crawler.FetchConfig(keep_headers_cross_origin="X-Api-Key")  # type: ignore[arg-type]
+
+
+def test_config_headers_are_read_only() -> None:
+    given = {"X-Api-Key": "k"}
+    config = crawler.FetchConfig(headers=given)
+    given["X-Evil"] = "a\r\nHost: internal"  # the caller's dict is copied
+    assert dict(config.headers) == {"X-Api-Key": "k"}
+    with pytest.raises(TypeError):
+        config.headers["X-Evil"] = "a\r\nHost: internal"  # type: ignore[index]
