@@ -127,6 +127,7 @@ class _Sentence:
     terms: frozenset[str]
     group: int = -1  # top-level section or page it belongs to (-1: none)
     dependent: bool = False  # opens with a pronoun or connective pointing back
+    salient: bool = False  # states a decision, an owner or a date
 
 
 # A PDF's text as the crawler gives it: pages separated by this marker line.
@@ -144,6 +145,15 @@ _DEPENDENT = re.compile(
     re.IGNORECASE,
 )
 _MAX_CHAIN = 2  # a dependent sentence brings at most this many sentences before it
+# Decisions, owners and dates: what notes and short lists are kept for.
+_SALIENT = re.compile(
+    r"\b(?i:decided|decision|agreed|approved|rejected|resolved|action|owner|owns|assigned|"
+    r"deadline|due|todo|will|to-do|next steps?)\b|\b[A-Z][a-z]+ (?:to|will) [a-z]+\b|"
+    r"@\w+|\b\d{4}-\d\d-\d\d\b|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|"
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}\b|"
+    r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b",
+)
+_SALIENT_BOOST = 2.0
 
 
 @dataclass
@@ -387,6 +397,7 @@ def _candidates(text: str) -> tuple[list[_Sentence], Counter[str], _Outline]:
                     terms=frozenset(terms),
                     group=group,
                     dependent=bool(_DEPENDENT.match(piece)),
+                    salient=bool(_SALIENT.search(piece)),
                 )
             )
             last_block = block
@@ -427,6 +438,8 @@ def _ratio(
     position = 1.0 + 0.3 / (1 + sentence.index)
     if sentence.first_in_block:
         position *= 1.1
+    if sentence.salient:
+        position *= _SALIENT_BOOST
     return gain * position / math.pow(costs[sentence.index], _COST_EXPONENT)
 
 
@@ -572,7 +585,10 @@ def summarize_extractive(
         outline = _Outline(groups=[], headings={}, title=None)
     # Sentences sharing no repeated term with the rest are asides: never picked to fill
     # space, unless every sentence is one (a text too short to have a topic).
-    related = [s for s in sentences if any(frequency[t] >= 2 for t in s.terms)]
+    related = [s for s in sentences if s.salient or any(frequency[t] >= 2 for t in s.terms)]
+    if max_ratio is not None:
+        # Notes: their decisions, owners and dates are kept even past the ratio.
+        budget = max(budget, min(max_tokens, sum(costs[s.index] for s in sentences if s.salient)))
     pool = related or [s for s in sentences if s.terms] or sentences
     chosen = _select(pool, sentences, weights, costs, budget + 1)  # the first piece needs no joiner
     if not chosen:

@@ -365,3 +365,20 @@ def test_instruction_or_language_it_cannot_follow_warns_naming_the_way_out() -> 
     with pytest.warns(UserWarning, match="language 'French'"):
         Summarizer(backend=ExtractiveBackend(), language="French")
     Summarizer()  # nothing asked: no warning (warnings are errors here)
+
+
+NOTES = (Path(__file__).parent.parent / "examples" / "meeting-notes.md").read_text("utf-8")
+
+
+def test_notes_keep_their_decisions_owners_and_dates() -> None:
+    summary = ExtractiveBackend().complete(messages(NOTES), max_tokens=400).text
+    for needle in (
+        "Decided: the lens room closes",
+        "Agreed to start guided tours",
+        "Chloe to get three quotes for the roof repair by 20 March.",
+        "Dev owns the tour booking page; due 15 April.",
+        "Ana will write",
+    ):
+        assert needle in summary
+    assert summary.index("## Decisions") < summary.index("## Actions")
+    assert TOK.count(summary) < TOK.count(NOTES)
