@@ -21,6 +21,8 @@ import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from summarizer import Backend, Completion, Message
 
 from . import tools
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PAGE_TOKENS",
     "DEFAULT_SAMPLING_CONTEXT_WINDOW",
+    "DEFAULT_SAMPLING_TIMEOUT",
     "SamplingBackend",
     "build_server",
     "run_server",
@@ -42,6 +45,8 @@ DEFAULT_HOST = "127.0.0.1"
 #: over 25,000 tokens, so a whole long page must never come back in one result.
 DEFAULT_PAGE_TOKENS = 10_000
 DEFAULT_SAMPLING_CONTEXT_WINDOW = 8192
+#: Seconds one sampling request may take before the summary is made offline instead.
+DEFAULT_SAMPLING_TIMEOUT = 120.0
 SERVER_NAME = "llm-digest"
 
 logger = logging.getLogger("llm_digest.mcp")
@@ -66,9 +71,18 @@ class SamplingBackend:
     request may be, so each one fits the client's model.
     """
 
-    def __init__(self, session: Any, *, context_window: int | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        *,
+        context_window: int | None = None,
+        timeout: float = DEFAULT_SAMPLING_TIMEOUT,
+    ) -> None:
         if context_window is not None and context_window <= 0:
             raise ValueError(f"context_window must be positive, got {context_window}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+        self._timeout = timeout
         self._session = session
         self.name = "mcp-sampling"
         self.context_window = context_window or DEFAULT_SAMPLING_CONTEXT_WINDOW
@@ -94,9 +108,10 @@ class SamplingBackend:
             # Sampling is deprecated from protocol 2026-07-28 on; on older sessions it is the
             # way to reach the client's model, and the warning is not the user's to act on.
             warnings.simplefilter("ignore")
-            result = await self._session.create_message(
-                sampling, max_tokens=max_tokens, system_prompt=system
-            )
+            with anyio.fail_after(self._timeout):
+                result = await self._session.create_message(
+                    sampling, max_tokens=max_tokens, system_prompt=system
+                )
         content = result.content
         text = content.text if isinstance(content, mcp_types.TextContent) else ""
         return Completion(text=text, finish_reason=result.stop_reason, model=result.model)
@@ -126,6 +141,7 @@ def build_server(
     backend: Backend | None = None,
     sampling: bool = True,
     context_window: int | None = None,
+    sampling_timeout: float = DEFAULT_SAMPLING_TIMEOUT,
     **options: Any,
 ) -> MCPServer:
     """Return an ``MCPServer`` serving ``get_url``, ``summarize`` and ``crawl``.
@@ -135,6 +151,8 @@ def build_server(
             the client offers it (and ``sampling`` is true), else the offline default.
         sampling: whether to use the client's model when no backend is configured.
         context_window: the model's window in tokens (for sampling, default 8192).
+        sampling_timeout: seconds one sampling request may take; past it (or when the client
+            refuses) the summary is made offline and the result says so.
         options: the policy passed to ``llm_digest.tools.acall_tool`` (``allow_private``,
             ``allowed_hosts``, ``user_agent``, ``timeout``, ``respect_robots``).
     """
@@ -198,7 +216,11 @@ def build_server(
                             "sampling request"
                         )
                     else:
-                        chosen = SamplingBackend(context.session, context_window=context_window)
+                        chosen = SamplingBackend(
+                            context.session,
+                            context_window=context_window,
+                            timeout=sampling_timeout,
+                        )
                         window = chosen.context_window
             result = await self._call(name, arguments, chosen, window)
             if result is None:

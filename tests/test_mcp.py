@@ -241,6 +241,27 @@ def test_a_failing_client_model_falls_back_offline_and_says_so() -> None:
     assert "[Summarized by: extractive (offline); the client's model failed" in text_of(result)
 
 
+def test_a_client_that_never_answers_sampling_does_not_hang_the_tool() -> None:
+    calls: list[mt.CreateMessageRequestParams] = []
+
+    async def never(_ctx: Any, params: mt.CreateMessageRequestParams) -> Any:
+        calls.append(params)
+        await anyio.sleep(3600)
+
+    async def go() -> tuple[float, mt.CallToolResult]:
+        server = build_server(sampling_timeout=0.5)
+        async with Client(server, sampling_callback=never, mode="legacy") as client:
+            start = time.monotonic()
+            result = await client.call_tool("summarize", {"text": "Crabs hide. " * 40})
+            return time.monotonic() - start, result
+
+    elapsed, result = run(go)
+    assert len(calls) == 1
+    assert elapsed < 5
+    assert result.is_error is False
+    assert "[Summarized by: extractive (offline); the client's model failed" in text_of(result)
+
+
 def test_modern_protocol_without_sampling_falls_back_and_says_so() -> None:
     calls: list[mt.CreateMessageRequestParams] = []
 
