@@ -54,6 +54,8 @@ __all__ = [
     "CRAWL_DIGEST_TOKENS",
     "DEFAULT_CRAWL_PAGES",
     "MAX_CRAWL_PAGES",
+    "MAX_PAGE_TOKENS",
+    "MAX_TARGET_TOKENS",
     "TOOL_SPECS",
     "ToolResult",
     "ToolSpec",
