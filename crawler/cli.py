@@ -31,6 +31,7 @@ from ._crawl import (
 from ._extract import OutputFormat, document_from_page, extract
 from ._fetch import fetch
 from ._models import Document, Page
+from ._sources import read_source
 from ._tool import get_url, render
 from ._useragents import preset_names
 from .errors import CrawlerError
@@ -71,7 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", metavar="URL", help="http(s) URL to read, or - to read stdin")
+    parser.add_argument(
+        "url", metavar="URL",
+        help="http(s) URL to read, a local file or folder (read as summarize reads it), "
+        "or - to read stdin",
+    )
     parser.add_argument(
         "-u",
         "--user-agent",
@@ -94,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o", "--output-dir", type=Path, metavar="DIR",
         help="crawl: write one file per page and index.jsonl here (default: JSON lines on stdout)",
+    )
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="HOST_OR_CIDR",
+        help="allow this host name (.example.com for a domain) or address range despite the "
+        "private-address check; repeatable",
     )
     parser.add_argument(
         "--allow-private", action="store_true",
@@ -166,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         _check(args)
+        if _is_local(args.url):
+            return _local(args)
         if args.max_pages > 1 or args.output_dir is not None:
             return _crawl(args)
         return _one(args)
@@ -208,6 +220,8 @@ def _check(args: argparse.Namespace) -> None:
 
 def _fetch_options(args: argparse.Namespace, *, crawling: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"user_agent": args.user_agent, "allow_private": args.allow_private}
+    if args.allow_host:
+        options["allowed_hosts"] = tuple(args.allow_host)
     if args.timeout is not None:
         options["timeout"] = args.timeout
     if args.max_bytes is not None:
@@ -260,6 +274,62 @@ def _one(args: argparse.Namespace) -> int:
         return 0
     document = document_from_page(page, output_format="markdown")
     _write_json(sys.stdout, _document_json(document, page))
+    return 0
+
+
+# -- local files and folders -------------------------------------------------------------
+
+
+def _is_local(arg: str) -> bool:
+    if arg.lower().startswith("file://"):
+        return True
+    return arg != "-" and "://" not in arg and Path(arg).exists()
+
+
+def _local_files(arg: str) -> list[str]:
+    path = Path(arg)
+    if not path.is_dir():
+        return [arg]
+    files = [
+        str(p) for p in sorted(path.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    if not files:
+        raise _UsageError(f"{arg} is a folder with no file in it; pass a file or another folder")
+    return files
+
+
+def _local(args: argparse.Namespace) -> int:
+    """A local file or folder, read the way ``summarize`` reads its inputs."""
+    if args.format == "html":
+        raise _UsageError("--format html applies to fetched pages; use markdown, text or json")
+    files = _local_files(args.url)
+    folder = len(files) > 1 or Path(args.url).is_dir()
+    if folder and args.max_tokens is not None:
+        raise _UsageError("--max-tokens applies to one file; pass a file, not a folder")
+    failed = 0
+    for name in files:
+        try:
+            source = read_source(name)
+        except (CrawlerError, OSError) as exc:
+            if not folder:
+                raise
+            failed += 1
+            print(f"{PROG}: warning: {name}: {exc}", file=sys.stderr)
+            continue
+        if args.format == "json" or folder:  # a folder gives JSON lines, as a crawl does
+            record = {"url": source.origin, "kind": source.kind, "title": source.title,
+                      "text": source.text}
+            _write_json(sys.stdout, record)
+        else:
+            document = Document(text=source.text, title=source.title, url=source.origin)
+            _write_text(render(document, max_tokens=args.max_tokens, page=args.page,
+                               next_hint=CLI_NEXT_HINT))
+    if folder and not args.quiet:
+        print(f"{PROG}: {len(files) - failed} file(s) read, {failed} failed", file=sys.stderr)
+    if folder and failed == len(files):
+        print(f"{PROG}: error: no file could be read from {args.url}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -421,10 +491,35 @@ def _write_json(stream: IO[str], value: dict[str, Any]) -> None:
     stream.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 
+# Python argument names in library messages, and the options of this command that set them.
+_CLI_WORDS = (
+    (re.compile(r"allow_private=True \(--allow-private\)|allow_private=True"), "--allow-private"),
+    (re.compile(r"add the host to allowed_hosts"), "pass --allow-host HOST_OR_CIDR"),
+    (re.compile(r"allowed_hosts"), "--allow-host"),
+    (re.compile(r"timeout= \(--timeout\)"), "--timeout"),
+    (re.compile(r"timeout=(?=\d)"), "--timeout "),
+    (re.compile(r"timeout="), "--timeout"),
+    (re.compile(r"max_tokens= \(--max-tokens\)"), "--max-tokens"),
+    (re.compile(r"max_tokens=(?=\d)"), "--max-tokens "),
+    (re.compile(r"\bpage=(\d)"), r"--page \1"),
+)
+
+
+def cli_message(message: str) -> str:
+    """A library message in the command's words: CLI options, not Python arguments."""
+    for pattern, option in _CLI_WORDS:
+        message = pattern.sub(option, message)
+    return message
+
+
 def _fail(args: argparse.Namespace, exc: BaseException, *, status: int) -> int:
     if getattr(args, "traceback", False):
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    print(f"{PROG}: error: {exc}", file=sys.stderr)
+    message = cli_message(str(exc))
+    url = getattr(args, "url", None)
+    if isinstance(exc, CrawlerError) and url and url != "-" and url not in message:
+        message = f"{url}: {message}"  # every error about a page names its URL
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     return status
 
 

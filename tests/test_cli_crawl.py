@@ -77,7 +77,8 @@ def test_paging_flags(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     assert get_tokenizer(None).count(out.rstrip("\n")) <= 300
     assert "Run again with --page 3 for more.]" in out
     code, _, err = run([*argv[:-1], "500"], capsys)
-    assert code == 2 and "crawl: error: page=500 is out of range" in err
+    assert code == 2 and "crawl: error: --page 500 is out of range" in err
+    assert "at --max-tokens 300 " in err and "pass --page 1.." in err and "page=" not in err
 
 
 def test_user_agent_flag(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,3 +269,34 @@ def test_ctrl_c_exits_130() -> None:
     assert proc.returncode == 130, err
     assert "crawl: interrupted" in err and "Traceback" not in err
     assert json.loads(first)["url"] == slow.url("/") and out == ""
+
+
+def test_allow_host_admits_one_loopback_host(site: Site, capsys) -> None:
+    code, _, err = run([site.url("/")], capsys)
+    assert code == 1 and "--allow-host" in err
+    assert "allowed_hosts" not in err and "allow_private=True" not in err
+    code, out, err = run([site.url("/"), "--allow-host", "127.0.0.1"], capsys)
+    assert code == 0 and "the keeper trims the wick" in out
+    code, out, err = run([site.url("/"), "--allow-host", "10.0.0.0/8"], capsys)
+    assert code == 1 and out == ""
+
+
+def test_local_file_and_folder_read_as_summarize_reads_them(tmp_path: Path, capsys) -> None:
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "article1.html").write_text(_article(2), encoding="utf-8")
+    (site_dir / "notes.md").write_text("# Notes\n\nMK001 decided.\n", encoding="utf-8")
+    code, out, err = run([str(site_dir / "article1.html")], capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("TITLE: Lighthouse Keeping") and "the keeper trims the wick" in out
+    assert "only http and https" not in out
+    code, out, err = run([str(site_dir / "article1.html"), "-f", "json"], capsys)
+    record = json.loads(out)
+    assert record["kind"] == "html" and record["url"] == str(site_dir / "article1.html")
+    code, out, err = run([str(site_dir)], capsys)
+    assert code == 0 and "2 file(s) read, 0 failed" in err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [Path(r["url"]).name for r in records] == ["article1.html", "notes.md"]
+    assert "MK001 decided." in records[1]["text"]
+    code, out, err = run([str(site_dir / "article1.html"), "-f", "html"], capsys)
+    assert code == 2 and "use markdown, text or json" in err
