@@ -294,6 +294,30 @@ def test_stdio_server_subprocess(pages: PageServer) -> None:
     assert text_of(result).startswith(f"TITLE: {ARTICLE_TITLE}")
 
 
+def test_stdio_server_summarizes_with_the_configured_model(openai_server: Any) -> None:
+    model = openai_server(api_key="sk-test")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["OPENAI_API_KEY"] = "sk-test"  # --api-key defaults to the environment
+    params = StdioServerParameters(
+        command=SCRIPT,
+        args=["mcp", "--base-url", model.base_url, "--model", model.model],
+        env=env,
+    )
+    calls: list[mt.CreateMessageRequestParams] = []
+
+    async def go() -> mt.CallToolResult:
+        callback = _sampling_client(calls, _answer)
+        async with Client(params, sampling_callback=callback, mode="legacy") as client:
+            return await client.call_tool("summarize", {"text": "Crabs hide under rocks. " * 40})
+
+    result = run(go)
+    assert result.is_error is False, text_of(result)
+    assert calls == []
+    assert model.chat_requests
+    last = text_of(result).rsplit("\n", 1)[-1]
+    assert last.startswith("[Summarized by: ") and model.model in last
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
