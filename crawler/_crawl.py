@@ -43,7 +43,7 @@ from ._extract import DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, OutputFormat, docum
 from ._fetch import Fetcher
 from ._models import Document, Page
 from ._robots import MAX_CRAWL_DELAY
-from ._sitemap import parse_sitemap
+from ._sitemap import MAX_SITEMAP_BYTES, parse_sitemap
 from ._sync import amap_threads, iterate_sync, map_threads, run_sync
 from ._urls import Patterns, compile_patterns, extract_links, in_site, normalize_url, site_root
 from .errors import CrawlerError, InvalidURL
@@ -78,6 +78,9 @@ DEFAULT_MAX_PAGES = 100
 DEFAULT_MAX_DEPTH = 3
 #: Sitemap files (indexes included) read per crawl at most.
 MAX_SITEMAP_FILES = 20
+#: Decoded bytes read of one sitemap: this much, plus the next figure per URL wanted.
+SITEMAP_BYTES_BASE = 256 * 1024
+SITEMAP_BYTES_PER_URL = 2 * 1024
 # Requests in flight over all hosts at once; per-host limits apply below it.
 _MAX_IN_FLIGHT = 32
 
@@ -592,7 +595,18 @@ class _Crawler:
             done.add(location)
             try:
                 page = await self.polite_fetch(location)
-                sitemap = await asyncio.to_thread(parse_sitemap, page.content, url=page.final_url)
+                # Read only what the crawl can use: a 50 MiB sitemap is not inflated
+                # nor parsed whole when 20 URLs will do.
+                want = max(cap - len(urls), MAX_SITEMAP_FILES)
+                sitemap = await asyncio.to_thread(
+                    parse_sitemap,
+                    page.content,
+                    url=page.final_url,
+                    max_urls=want,
+                    max_bytes=min(
+                        MAX_SITEMAP_BYTES, SITEMAP_BYTES_BASE + want * SITEMAP_BYTES_PER_URL
+                    ),
+                )
             except CrawlerError as exc:
                 log = logger.debug if implicit else logger.warning
                 log("Sitemap %s not used: %s", location, exc)

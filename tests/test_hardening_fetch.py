@@ -153,3 +153,71 @@ def test_config_headers_are_read_only() -> None:
     assert dict(config.headers) == {"X-Api-Key": "k"}
     with pytest.raises(TypeError):
         config.headers["X-Evil"] = "a\r\nHost: internal"  # type: ignore[index]
+
+
+def _big_gzip_sitemap(entries: int) -> bytes:
+    import zlib
+
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [deflate.compress(b'<?xml version="1.0"?><urlset>')]
+    block = b"".join(
+        b"<url><loc>https://site.example/p%d</loc><lastmod>2024-01-01</lastmod></url>" % i
+        for i in range(1000)
+    )
+    parts.extend(deflate.compress(block) for _ in range(entries // 1000))
+    parts.append(deflate.compress(b"</urlset>") + deflate.flush())
+    return b"".join(parts)
+
+
+def test_crawl_reads_only_the_sitemap_it_can_use() -> None:
+    import time
+
+    sitemap = _big_gzip_sitemap(300_000)  # about 22 MiB of XML once inflated
+    sitemap_reads: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/robots.txt":
+            return httpx.Response(
+                200, text="User-agent: *\nSitemap: https://site.example/s.xml.gz\n"
+            )
+        if path == "/s.xml.gz":
+            sitemap_reads.append(1)
+            return httpx.Response(
+                200, content=sitemap, headers={"content-type": "application/gzip"}
+            )
+        return httpx.Response(
+            200, html=f"<html><body><p>{'Page text here. ' * 20}</p></body></html>"
+        )
+
+    began = time.monotonic()
+    results = list(
+        crawler.crawl(
+            "https://site.example/",
+            max_pages=5,
+            delay=0,
+            timeout=10,
+            transport=httpx.MockTransport(handler),
+            resolver=_resolver,
+        )
+    )
+    elapsed = time.monotonic() - began
+    assert sitemap_reads == [1]
+    assert len(results) == 5 and all(r.ok for r in results)
+    assert {httpx.URL(r.url).path for r in results[1:]} <= {f"/p{i}" for i in range(20)}
+    assert elapsed < 3.0, f"crawl took {elapsed:.1f} s: the sitemap was read whole"
+
+
+def test_parse_sitemap_caps_stop_early_and_keep_entries_whole() -> None:
+    from crawler._sitemap import parse_sitemap
+
+    data = _big_gzip_sitemap(50_000)
+    found = parse_sitemap(data, url="https://site.example/s.xml.gz", max_urls=7)
+    assert found.urls == tuple(f"https://site.example/p{i}" for i in range(7))
+    few = parse_sitemap(data, url="https://site.example/s.xml.gz", max_bytes=4096)
+    assert 0 < len(few.urls) < 60 and all(u.startswith("https://site.example/p") for u in few.urls)
+    plain = b"".join(b"https://site.example/t%d\n" % i for i in range(10_000))
+    whole_lines = plain[:1000].count(b"\n")  # a URL cut by the cap is not returned half
+    assert parse_sitemap(plain, max_bytes=1000).urls == tuple(
+        f"https://site.example/t{i}" for i in range(whole_lines)
+    )
