@@ -24,7 +24,9 @@ How it ranks:
 
 from __future__ import annotations
 
+import csv
 import heapq
+import json
 import logging
 import math
 import re
@@ -544,6 +546,136 @@ def _compose(chosen: Sequence[_Sentence], outline: _Outline | None = None) -> st
     return "\n\n".join(parts)
 
 
+# -- data files: described by their shape ---------------------------------------------------
+
+_DATA_LIMIT = 8_000_000  # characters: a larger JSON/CSV text is summarized as prose
+_SAMPLE_ROWS = 3
+_MAX_FIELDS = 12
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe_json(text: str) -> list[str] | None:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        try:  # JSON Lines: one value a line
+            data = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+        except ValueError:
+            return None
+        kind = "JSON Lines"
+    else:
+        kind = "JSON"
+    if isinstance(data, dict):
+        keys = list(data)
+        lines = [
+            f"A {kind} object with {len(keys)} keys: {', '.join(keys[:_MAX_FIELDS])}"
+            + (", …" if len(keys) > _MAX_FIELDS else "")
+            + "."
+        ]
+        lines += [f"- {key}: {_describe_value(data[key])}" for key in keys[:_MAX_FIELDS]]
+        return lines
+    if isinstance(data, list):
+        lines = [f"A {kind} array of {len(data)} items."]
+        objects = [item for item in data if isinstance(item, dict)]
+        if objects:
+            keys: dict[str, None] = {}
+            for item in objects:
+                keys.update(dict.fromkeys(item))
+            names = list(keys)
+            lines.append(
+                f"Items are objects with keys: {', '.join(names[:_MAX_FIELDS])}"
+                + (", …" if len(names) > _MAX_FIELDS else "")
+                + "."
+            )
+            lines += _column_lines({k: [o.get(k) for o in objects] for k in names[:_MAX_FIELDS]})
+        samples = enumerate(data[:_SAMPLE_ROWS])
+        lines += [f"- item {i + 1}: {_short(item, 160)}" for i, item in samples]
+        return lines
+    return None
+
+
+def _describe_value(value: object) -> str:
+    if isinstance(value, dict):
+        return f"an object with keys {', '.join(list(value)[:_MAX_FIELDS])}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items" + (f", e.g. {_short(value[0])}" if value else "")
+    return _short(value)
+
+
+def _column_lines(columns: dict[str, list[object]]) -> list[str]:
+    lines: list[str] = []
+    for name, values in columns.items():
+        present = [v for v in values if v not in (None, "")]
+        numbers: list[float] = []
+        for v in present:
+            if isinstance(v, bool):
+                break
+            try:
+                numbers.append(float(v))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                break
+        if present and len(numbers) == len(present):
+            lo, hi = min(numbers), max(numbers)
+            lines.append(f"- {name}: numbers from {lo:g} to {hi:g}")
+        elif present:
+            distinct = list(dict.fromkeys(_short(v, 30) for v in present))
+            sample = ", ".join(distinct[:4]) + (", …" if len(distinct) > 4 else "")
+            lines.append(f"- {name}: {len(distinct)} distinct values ({sample})")
+    return lines
+
+
+def _describe_csv(text: str) -> list[str] | None:
+    head = text[:4096]
+    first = head.split("\n", 1)[0]
+    delimiter = "\t" if first.count("\t") >= 1 else ","
+    if first.count(delimiter) < 1 or first.lstrip().startswith(("#", "|", "-", "{", "[")):
+        return None
+    rows = [row for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
+    if len(rows) < 3:
+        return None
+    width = len(rows[0])
+    if width < 2 or any(len(row) != width for row in rows[:200]):
+        return None
+    header, body = rows[0], rows[1:]
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    lines = [f"A {kind} table of {len(body)} rows and {width} columns: {', '.join(header)}."]
+    lines += _column_lines(
+        {
+            name: [row[i] for row in body if i < len(row)]
+            for i, name in enumerate(header[:_MAX_FIELDS])
+        }
+    )
+    lines += [
+        "- row " + str(i + 1) + ": " + _short(", ".join(row), 160)
+        for i, row in enumerate(body[:_SAMPLE_ROWS])
+    ]
+    return lines
+
+
+def _describe_data(text: str) -> list[str] | None:
+    """A description of a JSON/JSON Lines/CSV text's shape, or ``None`` for other text."""
+    if len(text) > _DATA_LIMIT:
+        return None
+    return _describe_json(text) or _describe_csv(text)
+
+
+def _fit_lines(lines: Sequence[str], max_tokens: int, tok: Tokenizer) -> str:
+    kept: list[str] = []
+    for line in lines:
+        candidate = "\n".join([*kept, line])
+        if tok.count(candidate) > max_tokens:
+            break
+        kept.append(line)
+    return "\n".join(kept) if kept else tok.truncate(lines[0], max_tokens)
+
+
 def summarize_extractive(
     text: str,
     max_tokens: int,
@@ -566,6 +698,9 @@ def summarize_extractive(
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
     tok = tokenizer if tokenizer is not None else get_tokenizer(None)
+    described = _describe_data(text)
+    if described:
+        return _fit_lines(described, max_tokens, tok)
     sentences, frequency, outline = _candidates(text)
     if not sentences:
         return ""

@@ -382,3 +382,38 @@ def test_notes_keep_their_decisions_owners_and_dates() -> None:
         assert needle in summary
     assert summary.index("## Decisions") < summary.index("## Actions")
     assert TOK.count(summary) < TOK.count(NOTES)
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_csv_gets_a_description_of_its_shape() -> None:
+    text = (EXAMPLES / "harbours.csv").read_text("utf-8")
+    summary = ExtractiveBackend().complete(messages(text), max_tokens=300).text
+    assert summary.startswith(
+        "A CSV table of 5 rows and 5 columns: harbour, country, lights, depth_m, opened."
+    )
+    assert "- depth_m: numbers from 7.8 to 18" in summary
+    assert "- row 1: Brest, France, 4, 12.5, 1631" in summary
+    short = summarize_extractive(text, 25)
+    assert TOK.count(short) <= 25 and short.startswith("A CSV table of 5 rows")
+
+
+def test_json_and_json_lines_get_a_description_of_their_shape() -> None:
+    text = (EXAMPLES / "lights.json").read_text("utf-8")
+    summary = summarize_extractive(text, 300)
+    assert summary.startswith("A JSON array of 4 items.\nItems are objects with keys: name,")
+    assert "- height_m: numbers from 35 to 68" in summary and "}" in summary.splitlines()[-1]
+    lines = '{"id": 1, "ok": true}\n{"id": 2, "ok": false}\n'
+    assert summarize_extractive(lines, 100).startswith("A JSON Lines array of 2 items.")
+    obj = summarize_extractive('{"name": "Fastnet", "lamps": [1, 2, 3]}', 100)
+    assert obj.splitlines() == [
+        "A JSON object with 2 keys: name, lamps.",
+        "- name: Fastnet",
+        "- lamps: a list of 3 items, e.g. 1",
+    ]
+
+
+def test_prose_with_commas_is_not_taken_for_csv() -> None:
+    text = "Cats sleep, a lot.\nDogs bark, often loudly and long.\nBirds sing at dawn."
+    assert not summarize_extractive(text, 100).startswith("A CSV")
