@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -186,11 +187,33 @@ def _run_mcp(args: argparse.Namespace) -> int:
         context_window=args.context_window,
         **options,
     )
+    if args.http is not None:
+        _check_port(args.host or DEFAULT_HOST, args.http)
     name = backend.name if backend is not None else "client model (sampling) or extractive"
     where = "stdio" if args.http is None else f"http://{args.host or DEFAULT_HOST}:{args.http}/mcp"
     print(f"llm-digest mcp: serving on {where}; summarize backend: {name}", file=sys.stderr)
-    run_server(server, http_port=args.http, host=args.host or DEFAULT_HOST)
+    try:
+        run_server(server, http_port=args.http, host=args.host or DEFAULT_HOST)
+    except SystemExit as exc:  # uvicorn exits with its own codes when it cannot serve
+        return 0 if exc.code in (None, 0) else 1
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear line, before starting, when ``host:port`` cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot resolve --host {host!r}: {exc.strerror}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen on {host}:{port}: {exc.strerror}; pick another --http PORT"
+            ) from None
 
 
 class _UsageError(Exception):

@@ -355,6 +355,18 @@ def test_streamable_http_server_subprocess_on_loopback(pages: PageServer) -> Non
     assert out == b""  # nothing on stdout: logs go to stderr
 
 
+def test_http_port_in_use_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = cli.main(["mcp", "--http", str(port)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "pick another --http PORT" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
