@@ -32,8 +32,8 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -111,6 +111,12 @@ class CrawlResult:
     page was fetched but no text could be extracted from it (``page`` is set,
     ``document`` is ``None``). ``links`` are all the links found on an HTML page
     (normalised, unique, in document order), whether or not they were in scope.
+    ``skipped_links`` counts the links of this page that the crawl did not queue,
+    by reason: ``"off_site"`` (another site, with ``same_site=True``),
+    ``"excluded"`` (``include``/``exclude`` patterns), ``"robots"`` (robots.txt
+    disallows them) and ``"frontier_full"``; links already seen are not counted.
+    A link to an internal address is queued and fails as a ``BlockedAddress``
+    result of its own.
     """
 
     url: str
@@ -120,6 +126,7 @@ class CrawlResult:
     error: CrawlerError | None = None
     referrer: str | None = None
     links: tuple[str, ...] = ()
+    skipped_links: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -469,27 +476,41 @@ class _Crawler:
 
     # -- scope
 
-    def wanted(self, url: str) -> bool:
-        """Whether a discovered URL may be queued (scope and patterns; not robots)."""
+    def unwanted(self, url: str) -> str | None:
+        """Why a discovered URL may not be queued (scope and patterns; not robots), if so."""
         s = self.settings
         if s.same_site and not any(in_site(url, root) for root in self.roots):
-            return False
+            return "off_site"
         if s.include and not any(match(url) for match in s.include):
-            return False
-        return not any(match(url) for match in s.exclude)
+            return "excluded"
+        return "excluded" if any(match(url) for match in s.exclude) else None
 
-    async def enqueue(self, urls: Iterable[str], depth: int, referrer: str | None) -> None:
-        for url in urls:
-            if url in self.seen or not self.wanted(url):
+    async def enqueue(
+        self, urls: Iterable[str], depth: int, referrer: str | None
+    ) -> dict[str, int]:
+        """Queue the URLs that may be followed; return how many were not, by reason."""
+        skipped: dict[str, int] = {}
+        pending = list(urls)
+        for index, url in enumerate(pending):
+            if url in self.seen:
                 continue
-            if len(self.frontier) >= self.frontier_cap:
+            reason = self.unwanted(url)
+            if reason is None and len(self.frontier) >= self.frontier_cap:
                 logger.debug("Frontier full (%d URLs): not queueing %s", self.frontier_cap, url)
-                return
-            self.seen.add(url)
-            if self.settings.respect_robots and not await self.robots_allow(url):
-                logger.info("Skipping %s: disallowed by robots.txt", url)
-                continue
-            self.frontier.append((url, depth, referrer))
+                rest = {u for u in pending[index:] if u not in self.seen}
+                skipped["frontier_full"] = skipped.get("frontier_full", 0) + len(rest)
+                break
+            if reason is None:
+                self.seen.add(url)
+                if self.settings.respect_robots and not await self.robots_allow(url):
+                    logger.info("Skipping %s: disallowed by robots.txt", url)
+                    reason = "robots"
+                else:
+                    self.frontier.append((url, depth, referrer))
+                    continue
+            logger.debug("Not following %s: %s", url, reason)
+            skipped[reason] = skipped.get(reason, 0) + 1
+        return skipped
 
     # -- robots and politeness
 
@@ -661,7 +682,9 @@ class _Crawler:
                             # The start URL may redirect to another host: that is the site.
                             self.roots.add(site_root(result.page.final_url))
                         if result.links and result.depth < s.max_depth:
-                            await self.enqueue(result.links, result.depth + 1, result.url)
+                            skipped = await self.enqueue(result.links, result.depth + 1, result.url)
+                            if skipped:
+                                result = replace(result, skipped_links=skipped)
                         if result.depth == 0 and sitemap_task is not None:
                             await self._add_sitemap(sitemap_task)
                             sitemap_task = None

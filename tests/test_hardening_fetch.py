@@ -221,3 +221,44 @@ def test_parse_sitemap_caps_stop_early_and_keep_entries_whole() -> None:
     assert parse_sitemap(plain, max_bytes=1000).urls == tuple(
         f"https://site.example/t{i}" for i in range(whole_lines)
     )
+
+
+def test_crawl_counts_the_links_it_does_not_follow() -> None:
+    links = [
+        "/a",
+        "/private/x",
+        "/private/y",
+        "/skip/1",
+        "http://other.example/x",
+        "http://other.example/y",
+        "http://third.example/z",
+        "/a",  # seen already: not counted
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/robots.txt":
+            return httpx.Response(200, text="User-agent: *\nDisallow: /private/\n")
+        if path == "/":
+            anchors = "".join(f'<a href="{link}">l</a>' for link in links)
+            return httpx.Response(
+                200, html=f"<html><body><p>{'Start. ' * 30}</p>{anchors}</body></html>"
+            )
+        return httpx.Response(200, html=f"<html><body><p>{'Leaf. ' * 30}</p></body></html>")
+
+    results = list(
+        crawler.crawl(
+            "http://site.example/",
+            exclude="/skip/*",
+            use_sitemap=False,
+            delay=0,
+            timeout=5,
+            transport=httpx.MockTransport(handler),
+            resolver=_resolver,
+        )
+    )
+    start = results[0]
+    assert start.url == "http://site.example/"
+    assert dict(start.skipped_links) == {"robots": 2, "excluded": 1, "off_site": 3}
+    assert [httpx.URL(r.url).path for r in results[1:]] == ["/a"]
+    assert dict(results[1].skipped_links) == {}
