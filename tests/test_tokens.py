@@ -240,3 +240,53 @@ def test_pickle_roundtrip() -> None:
     counted = pickle.loads(pickle.dumps(Tokenizer.from_counter(len, name="len")))
     assert counted.count("four") == 4
     assert repr(counted) == "<Tokenizer 'len' (counter)>"
+
+
+# -- long whitespace runs (tiktoken's regex engine overflows its stack on ~1 MB of them) --
+
+_WHITE = [" ", "\t", "\x0b", "\x0c", "\xa0", "\u3000", "\u2003", "\x85", "\u2028"]
+_BREAKS = ["\n", "\r", "\r\n"]
+_OTHERS = ["a", "Z", "é", "中", "1", "42", ".", "!?", "'s", "'", "/", "\x1c", "-", "🙂", "\u0301"]
+
+
+@st.composite
+def _runny_text(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["run", "break", "other"]))
+        if kind == "run":
+            chars = draw(st.lists(st.sampled_from(_WHITE), min_size=1, max_size=3))
+            length = draw(st.integers(1, 300))
+            parts.append("".join(chars[i % len(chars)] for i in range(length)))
+        elif kind == "break":
+            parts.append(draw(st.sampled_from(_BREAKS)) * draw(st.integers(1, 3)))
+        else:
+            parts.append(draw(st.sampled_from(_OTHERS)) * draw(st.integers(1, 3)))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+@settings(max_examples=300, deadline=None)
+@given(text=_runny_text())
+def test_long_whitespace_runs_are_counted_exactly(name: str, text: str) -> None:
+    tok = Tokenizer.from_encoding(name)
+    reference = tok.encoding.encode_ordinary(text)  # no panic at these lengths
+    assert tok.encode(text) == reference
+    assert tok.count(text) == len(reference)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("o200k_base", "a" + " " * 1_100_000 + "b"),
+        ("o200k_base", "\t" * 1_100_000),
+        ("cl100k_base", "x." + " \t" * 550_000 + "\n y"),
+        ("cl100k_base", "\u3000" * 1_100_000 + "中"),
+    ],
+)
+def test_a_megabyte_whitespace_run_does_not_panic(name: str, text: str) -> None:
+    tok = Tokenizer.from_encoding(name)
+    tokens = tok.encode(text)  # raw tiktoken raises pyo3's PanicException here
+    assert len(tokens) == tok.count(text) > 0
+    assert tok.decode(tokens) == text
+    assert tok.truncate(text, 5) == tok.decode(tokens[:5])
