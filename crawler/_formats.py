@@ -36,9 +36,19 @@ logger = logging.getLogger(__name__)
 #: of the page that follows.
 PDF_PAGE_MARKER = "\n\n--- Page {number} ---\n\n"
 
+#: The most characters of text read from one PDF (the fetcher's default cap on
+#: decoded bytes): pages share content streams, so a small file can hold far more
+#: text than its size. Beyond it the text ends with :data:`PDF_TRUNCATED_NOTICE`.
+PDF_MAX_TEXT_CHARS = 10 * 1024 * 1024
+
+#: Ends the text of a PDF cut at :data:`PDF_MAX_TEXT_CHARS`.
+PDF_TRUNCATED_NOTICE = (
+    "\n\n[Text truncated at {limit:,} characters: the PDF ({pages} pages) holds more "
+    "text than that; the rest was not read.]"
+)
+
 _MULTI_BLANK = re.compile(r"\n{3,}")
-_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
-_FRONT_MATTER_TITLE = re.compile(r"""^title:[ \t]*["']?(.+?)["']?[ \t]*$""", re.MULTILINE)
+_QUOTES = "\"'"
 
 
 def normalise_text(text: str) -> str:
@@ -76,17 +86,33 @@ def text_document(
 
 
 def _markdown_title(text: str) -> str | None:
+    # Plain string scanning, linear in the line's length (a lazy regex with a
+    # trailing ``[ \t#]*$`` backtracked quadratically on ``# a####...b``).
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
-            match = _FRONT_MATTER_TITLE.search(text, 4, end)
-            if match and match.group(1).strip():
-                return match.group(1).strip()
+            for line in text[4:end].split("\n"):
+                if line.startswith("title:") and len(line) > 6:
+                    return _front_matter_value(line[6:])
     first = text.lstrip("\n").split("\n", 1)[0]
-    match = _HEADING.match(first)
-    if match and match.group(1).strip():
-        return match.group(1).strip()
+    if first[:1] == "#" and first[1:2] in (" ", "\t"):
+        rest = first[1:].lstrip(" \t")
+        value = rest.rstrip(" \t#") or rest[:1]
+        return value.strip() or None
     return None
+
+
+def _front_matter_value(raw: str) -> str | None:
+    """The value of a front matter ``title:`` line: outer quotes and blanks removed."""
+    value = raw.lstrip(" \t")
+    if not value:
+        return None
+    if value[0] in _QUOTES and len(value) > 1:
+        value = value[1:]
+    value = value.rstrip(" \t")
+    if len(value) > 1 and value[-1] in _QUOTES:
+        value = value[:-1]
+    return value.strip() or None
 
 
 def json_document(text: str, *, url: str | None, content_type: str) -> Document:
@@ -138,7 +164,12 @@ def pdf_document(data: bytes, *, url: str | None) -> Document:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             _decrypt(reader, url)
-        pages = [_page_text(page) for page in reader.pages]
+        pages, total, size = [], len(reader.pages), 0
+        for page in reader.pages:
+            pages.append(_page_text(page))
+            size += len(pages[-1]) + len(PDF_PAGE_MARKER)
+            if size > PDF_MAX_TEXT_CHARS:
+                break
     except ExtractionError:
         raise
     except DependencyError as exc:
@@ -170,8 +201,13 @@ def pdf_document(data: bytes, *, url: str | None) -> Document:
         parts.append(PDF_PAGE_MARKER.format(number=number))
         parts.append(page)
     meta = _pdf_metadata(reader)
+    text = _MULTI_BLANK.sub("\n\n", "".join(parts)).strip()
+    if len(text) > PDF_MAX_TEXT_CHARS or len(pages) < total:
+        text = text[:PDF_MAX_TEXT_CHARS] + PDF_TRUNCATED_NOTICE.format(
+            limit=PDF_MAX_TEXT_CHARS, pages=total
+        )
     return Document(
-        text=_MULTI_BLANK.sub("\n\n", "".join(parts)).strip(),
+        text=text,
         title=meta.get("title"),
         author=meta.get("author"),
         date=meta.get("date"),

@@ -111,8 +111,6 @@ _BLOCK_TAGS = frozenset(
     "hr li main ol p pre section table tbody td tfoot th thead tr ul".split()
 )
 _MULTI_BLANK = re.compile(r"\n{3,}")
-_LINK_TARGET = re.compile(r"\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
 _SUP_SUB = re.compile(r"</?su[bp]>", re.I)
 
@@ -293,8 +291,51 @@ def _parse(html: str | bytes) -> HtmlElement | None:
     return tree
 
 
+def _drop_link_targets(text: str) -> str:
+    """``text`` with the ``(target)`` of every ``](target)`` removed.
+
+    A string scan, linear in the text: the regex it replaces (``\\]\\([^)]*\\)``)
+    rescanned to the end of the text from every ``](`` that has no ``)`` after it.
+    """
+    parts: list[str] = []
+    start = 0
+    while (open_at := text.find("](", start)) != -1:
+        close = text.find(")", open_at + 2)
+        if close == -1:  # no ")" follows: no later "](" can close either
+            break
+        parts.append(text[start:open_at + 1])
+        start = close + 1
+    if not parts:
+        return text
+    parts.append(text[start:])
+    return "".join(parts)
+
+
+def _md_link_labels(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, label)`` of each markdown link ``[label](target)``, left to right.
+
+    The matches of ``\\[([^\\]]*)\\]\\([^)]*\\)``, found in linear time: every
+    ``[`` before the same ``]`` shares that ``]``, so a failed one fails them all.
+    """
+    links: list[tuple[int, int, str]] = []
+    start = 0
+    while (bracket := text.find("[", start)) != -1:
+        close = text.find("]", bracket + 1)
+        if close == -1:
+            break
+        if text.startswith("(", close + 1):
+            end = text.find(")", close + 2)
+            if end == -1:
+                break
+            links.append((bracket, end + 1, text[bracket + 1:close]))
+            start = end + 1
+        else:
+            start = close + 1
+    return links
+
+
 def _words(text: str) -> Counter[str]:
-    return Counter(_WORD.findall(_LINK_TARGET.sub("]", text).lower()))
+    return Counter(_WORD.findall(_drop_link_targets(text).lower()))
 
 
 def _prose_share(paragraphs: Iterable[str]) -> tuple[float, int]:
@@ -305,7 +346,7 @@ def _prose_share(paragraphs: Iterable[str]) -> tuple[float, int]:
     """
     total = prose = 0
     for paragraph in paragraphs:
-        words = len(_LINK_TARGET.sub("]", paragraph).split())
+        words = len(_drop_link_targets(paragraph).split())
         total += words
         if words >= 8 and _SENTENCE_END.search(paragraph.rstrip()):
             prose += words
@@ -363,7 +404,7 @@ def _article_text(clean: HtmlElement, url: str | None, **options: bool) -> tuple
 
 
 def _line_key(line: str) -> str:
-    return " ".join(_WORD.findall(_LINK_TARGET.sub("]", line).lower()))
+    return " ".join(_WORD.findall(_drop_link_targets(line).lower()))
 
 
 def _precision_span(balanced: str, precise: str) -> str:
@@ -389,9 +430,11 @@ def _precision_span(balanced: str, precise: str) -> str:
     for i in range(matched[0], matched[-1] + 1):
         line, key = lines[i], keys[i]
         if key and key not in kept and not code[i] and not line.lstrip().startswith("|"):
-            linked = sum(len(m.group(1)) for m in _MD_LINK.finditer(line))
+            labels = _md_link_labels(line)
+            linked = sum(len(label) for _, _, label in labels)
             if (key.count(" ") + 1 < SPAN_MIN_WORDS
-                    or linked > SPAN_MAX_LINK_SHARE * len(_MD_LINK.sub(r"\1", line))):
+                    or linked > SPAN_MAX_LINK_SHARE * (len(line) - sum(
+                        end - start - len(label) for start, end, label in labels))):
                 continue
         span.append(line)
     return _tidy("\n".join(span))

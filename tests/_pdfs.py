@@ -16,11 +16,14 @@ def make_pdf(
     author: str | None = None,
     creation_date: str | None = None,
     subject: str | None = None,
+    shared_content: bool = False,
 ) -> bytes:
     """A valid PDF 1.4 with one Helvetica text stream per page and a correct xref table.
 
     An empty string makes a page that only draws a line: no text layer, like a scan.
-    Text must be Latin-1; each ``\\n`` starts a new line.
+    Text must be Latin-1; each ``\\n`` starts a new line. With ``shared_content``,
+    every page draws the content stream of the first page (a small file whose text
+    is many times its size).
     """
     objects: list[bytes] = []
 
@@ -32,6 +35,7 @@ def make_pdf(
     pages_ref = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     kids: list[int] = []
+    shared: int | None = None
     for text in pages:
         if text:
             lines = text.split("\n")
@@ -42,9 +46,13 @@ def make_pdf(
         else:
             ops = ["1 w", "72 72 m 500 700 l S"]
         stream = "\n".join(ops).encode("latin-1")
-        content = add(
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        )
+        if shared_content and shared is not None:
+            content = shared
+        else:
+            content = add(
+                b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+            )
+            shared = content
         page = add(
             b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
