@@ -73,24 +73,29 @@ def read_input(
     allow_private: bool = False,
     user_agent: str | None = None,
     timeout: float | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> str:
     """Return the text of one input argument: a file path, an http(s) URL, or ``-`` for stdin.
 
     Delegates to :func:`crawler.read_source`: HTML files and web pages give their main
     content as markdown, PDF files their text; other files are read as text. ``timeout``
-    bounds a URL fetch (seconds; default the crawler's 30 s).
+    bounds a URL fetch (seconds; default the crawler's 30 s); ``allowed_hosts`` (host
+    names or CIDRs) are exempt from the private-address check.
 
     Raises:
         InputError: the file is missing, unreadable, a directory, binary or empty, or
             the URL is invalid or holds no extractable text.
         InputUnavailable: the URL could not be fetched.
     """
-    from crawler import CrawlerError, FetchError, InvalidURL, read_source
+    from crawler import CrawlerError, FetchError, InvalidURL, document_from_page, fetch, read_source
 
     options: dict[str, Any] = {"allow_private": allow_private, "user_agent": user_agent}
     if timeout is not None:
         options["timeout"] = timeout
     try:
+        if allowed_hosts and re.match(r"(?i)https?://", arg):
+            page = fetch(arg, allowed_hosts=tuple(allowed_hosts), **options)
+            return document_from_page(page, output_format="markdown").text
         return read_source(arg, **options).text
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from None
@@ -117,23 +122,34 @@ def read_input(
 
 
 # Python argument names in library messages, and the CLI options that set them.
+_CLI_OPTIONS = {
+    "target_tokens": "--target-tokens",
+    "context_window": "--context-window",
+    "max_tokens": "--max-tokens",
+    "max_levels": "--max-levels",
+    "timeout": "--timeout",
+    "concurrency": "--concurrency",
+}
 _CLI_WORDS = (
-    ("allow_private=True", "--allow-private"),
-    ("allowed_hosts", "--allow-host"),
-    ("user_agent=", "--user-agent "),
-    ("timeout=", "--timeout "),
-    ("target_tokens", "--target-tokens"),
-    ("context_window", "--context-window"),
-    ("max_tokens", "--max-tokens"),
-    ("max_levels", "--max-levels"),
-    ("concurrency=", "--concurrency "),
+    (re.compile(r"allow_private=True \(--allow-private\)|allow_private=True"), "--allow-private"),
+    (re.compile(r"add the host to allowed_hosts"), "pass --allow-host HOST_OR_CIDR"),
+    (re.compile(r"allowed_hosts"), "--allow-host"),
+    *(
+        rule
+        for name, option in _CLI_OPTIONS.items()
+        for rule in (
+            (re.compile(rf"\b{name}=? \({option}\)"), option),  # "max_levels (--max-levels)"
+            (re.compile(rf"\b{name}=(?=\d)"), option + " "),  # "max_levels=2"
+            (re.compile(rf"\b{name}=?(?![\w-])"), option),
+        )
+    ),
 )
 
 
 def _cli_words(message: str) -> str:
     """Translate the Python argument names in a library message into CLI options."""
-    for python, option in _CLI_WORDS:
-        message = message.replace(python, option)
+    for pattern, option in _CLI_WORDS:
+        message = pattern.sub(option, message)
     return message
 
 
@@ -293,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-private",
         action="store_true",
         help="allow URLs whose host is on a loopback, private or internal address",
+    )
+    source.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST_OR_CIDR",
+        help="allow URLs on this host name (.example.com for a domain) or address range "
+        "despite the private-address check; repeatable",
     )
     source.add_argument(
         "--user-agent",
@@ -538,7 +562,7 @@ def _run(args: argparse.Namespace) -> int:
     def read(arg: str) -> str:
         return read_input(
             arg, allow_private=args.allow_private, user_agent=args.user_agent,
-            timeout=args.timeout,
+            timeout=args.timeout, allowed_hosts=args.allow_host,
         )
 
     if args.merge:
@@ -570,7 +594,9 @@ def _run(args: argparse.Namespace) -> int:
             if args.estimate:
                 plan = summarizer.estimate(text, max_tokens=args.max_tokens)
                 record: dict[str, Any] = {"source": name, "plan": plan.to_dict()}
-                body = json.dumps(record, ensure_ascii=False) if args.json else str(plan)
+                body = json.dumps(record, ensure_ascii=False) if args.json else _cli_words(
+                    str(plan)
+                )
             else:
                 result = _summarize_text(text, summarizer, args)
                 record = {"source": name, **result.to_dict()}
@@ -630,7 +656,7 @@ class _WarningHandler(logging.Handler):
 
 
 def _fail(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {_cli_words(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -649,6 +675,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     own = logging.getLogger("summarizer")
     if warnings is not None:
         own.addHandler(warnings)
+    # Third-party records (pypdf's "EOF marker not found", trafilatura, htmldate) would
+    # reach logging's last resort and print; without -v they go nowhere.
+    quiet_root = logging.NullHandler() if not args.verbose else None
+    if quiet_root is not None:
+        logging.getLogger().addHandler(quiet_root)
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -682,3 +713,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if warnings is not None:
             own.removeHandler(warnings)
+        if quiet_root is not None:
+            logging.getLogger().removeHandler(quiet_root)

@@ -121,7 +121,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, capsys, setup, message)
         (["--base-url", "localhost:8000/v1"], "must start with http:// or https://"),
         (["--base-url", "http://[::1/v1"], "not a valid URL"),
         (["--base-url", "http://", "--model", "m"], "no host name"),
-        (["--backend", "fake", "--target-tokens", "9000"], "use target_tokens <="),
+        (["--backend", "fake", "--target-tokens", "9000"], "use --target-tokens <="),
     ],
     ids=[
         "concurrency",
@@ -198,9 +198,10 @@ def test_max_levels_option(tmp_path: Path, capsys) -> None:
     path.write_text(sectioned_text(60), encoding="utf-8")
     args = [str(path), "--backend", "fake", "--context-window", "600"]
     assert cli.main([*args, "--estimate", "--max-levels", "2"]) == 0
-    assert "warning:         more than max_levels=2 levels" in capsys.readouterr().out
+    assert "warning:         more than --max-levels 2 levels" in capsys.readouterr().out
     assert cli.main([*args, "--max-levels", "2"]) == 1
-    assert "raise max_levels (--max-levels)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "more than --max-levels 2: raise --max-levels," in err and "max_levels" not in err
     assert cli.main([*args, "--max-levels", "6", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["stats"]["levels"] > 2
     assert cli.main([*args, "--max-levels", "0"]) == 2
@@ -503,3 +504,30 @@ def test_openai_env_selects_the_openai_backend(doc: Path, monkeypatch, capsys) -
     # an explicit option still wins
     assert cli.main([str(doc), "--estimate", "--backend", "extractive"]) == 0
     assert "openai" not in capsys.readouterr().out.lower()
+
+
+def test_third_party_warnings_are_not_printed(tmp_path: Path) -> None:
+    from _pdfs import make_pdf
+
+    data = make_pdf(["Page one has a sentence about lighthouses and keepers at night."])
+    path = tmp_path / "truncated.pdf"
+    path.write_bytes(data[: data.rindex(b"%%EOF")] + b"%%EO\n")  # pypdf warns: EOF marker
+    done = run_cli(str(path), timeout=30)
+    assert done.returncode == 0 and b"lighthouses" in done.stdout
+    assert b"EOF marker" not in done.stderr
+    assert done.stderr.decode().startswith("summarize: summary by extractive")
+
+
+def test_allow_host_admits_one_loopback_host(capsys) -> None:
+    server = _page_server()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/p1"
+        assert cli.main([url, "--backend", "fake", "-q"]) == 1
+        err = capsys.readouterr().err
+        assert url in err and "--allow-host" in err and "allowed_hosts" not in err
+        assert "allow_private=True" not in err
+        assert cli.main([url, "--allow-host", "127.0.0.0/8", "--backend", "fake", "-q"]) == 0
+        assert markers(capsys.readouterr().out) == ["MK001"]
+    finally:
+        server.shutdown()
+        server.server_close()
