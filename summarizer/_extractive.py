@@ -118,7 +118,7 @@ _STOPWORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Sentence:
     """A candidate sentence: its cleaned text, where it came from, and what it is about."""
 
