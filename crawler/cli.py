@@ -446,6 +446,8 @@ def _result_meta(result: CrawlResult) -> dict[str, Any]:
         record["title"] = result.document.title
     if result.referrer is not None:
         record["referrer"] = result.referrer
+    if result.skipped_links:  # links of this page not followed, by reason
+        record["skipped_links"] = dict(result.skipped_links)
     if result.error is not None:
         record["error"] = str(result.error)
         record["error_type"] = type(result.error).__name__

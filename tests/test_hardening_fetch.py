@@ -262,3 +262,24 @@ def test_crawl_counts_the_links_it_does_not_follow() -> None:
     assert dict(start.skipped_links) == {"robots": 2, "excluded": 1, "off_site": 3}
     assert [httpx.URL(r.url).path for r in results[1:]] == ["/a"]
     assert dict(results[1].skipped_links) == {}
+
+
+def test_cli_json_names_the_links_not_followed(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from site_server import Site
+
+    from crawler.cli import main
+
+    page = "<html><body><p>{}</p>{}</body></html>"
+    anchors = '<a href="/ok">ok</a><a href="/private/x">p</a><a href="http://other.example/">o</a>'
+    with Site() as site:
+        site.add("/", page.format("Start text. " * 30, anchors))
+        site.add("/ok", page.format("Leaf text. " * 30, ""))
+        site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+        code = main([site.url("/"), "--allow-private", "--format", "json", "--max-pages", "3"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    first = next(r for r in records if r["depth"] == 0)
+    assert first["skipped_links"] == {"robots": 1, "off_site": 1}
