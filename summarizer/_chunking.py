@@ -260,7 +260,7 @@ def _split_with_encoding(
     tokens: list[int] | None = None,
 ) -> list[Chunk] | None:
     if tokens is None:
-        tokens = encoding.encode_ordinary(text)
+        tokens = tok.encode(text)  # never encoding.encode_ordinary: it panics on long runs
     lengths = _token_lengths(encoding)
     # offsets[i] is the byte offset where token i starts; offsets[-1] == len(data).
     offsets = list(itertools.accumulate(map(lengths.__getitem__, tokens), initial=0))

@@ -291,3 +291,13 @@ def test_piece_boundaries_split_the_tokens_exactly(tokenizer: Tokenizer, text: s
             assert prefix + tokenizer.count(piece) + tokenizer.count(
                 data[end:].decode("utf-8")
             ) == (len(whole))
+
+
+def test_a_megabyte_run_of_spaces_splits_without_panicking() -> None:
+    # raw tiktoken raises pyo3's PanicException (a BaseException) on this run
+    text = "Intro words here. " + " " * 1_100_000 + "tail words."
+    tok = get_tokenizer("o200k_base")
+    chunks = split_text(text, 4000, tokenizer=tok)
+    assert "".join(c.text for c in chunks) == text
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(c.tokens == tok.count(c.text) <= 4000 for c in chunks)
