@@ -23,6 +23,9 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
+from summarizer import LoopThread
+from summarizer import run_sync as _run_sync
+
 __all__ = ["LoopThread", "amap_threads", "iterate_sync", "map_threads", "run_sync"]
 
 T = TypeVar("T")
@@ -36,63 +39,9 @@ CLEANUP_TIMEOUT = 5.0
 POLL_INTERVAL = 0.1
 
 
-class LoopThread:
-    """A private event loop on a helper thread, for the synchronous API."""
-
-    def __init__(self, name: str = "event-loop") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run a coroutine on the loop; if this thread is interrupted, cancel it first."""
-        holder: dict[str, asyncio.Task[Any]] = {}
-
-        async def wrapper() -> T:
-            task = asyncio.current_task()
-            assert task is not None
-            holder["task"] = task
-            return await make()
-
-        future = asyncio.run_coroutine_threadsafe(wrapper(), self.loop)
-        try:
-            # Wait in short slices: a Ctrl-C delivered to another thread, or simulated
-            # with _thread.interrupt_main(), only raises once this thread runs Python code.
-            while not future.done():
-                concurrent.futures.wait([future], timeout=POLL_INTERVAL)
-            return future.result()
-        except BaseException:
-            if not future.done():
-                future.cancel()
-
-                async def settle() -> None:
-                    task = holder.get("task")
-                    if task is not None:
-                        await asyncio.wait({task}, timeout=CLEANUP_TIMEOUT)
-
-                asyncio.run_coroutine_threadsafe(settle(), self.loop).result(
-                    timeout=CLEANUP_TIMEOUT + 1
-                )
-            raise
-
-    def close(self) -> None:
-        """Finish async generators and the executor, then stop the loop and its thread."""
-        try:
-            self.run(self.loop.shutdown_asyncgens)
-            self.run(self.loop.shutdown_default_executor)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join()
-            self.loop.close()
-
-
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion on a private loop thread."""
-    runner = LoopThread(_CRAWLER_LOOP)
-    try:
-        return runner.run(make)
-    finally:
-        runner.close()
+    return _run_sync(make, name=_CRAWLER_LOOP)
 
 
 def iterate_sync(make: Callable[[], AsyncGenerator[T, None]]) -> Iterator[T]:

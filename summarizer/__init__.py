@@ -20,6 +20,7 @@ from ._prompts import Prompts
 from ._registry import available_backends, get_backend
 from ._results import PartialSummary, Plan, ProgressEvent, SummaryResult, SummaryStats
 from ._retry import RetryPolicy, parse_retry_after
+from ._sync import LoopThread, run_sync
 from ._tokens import Tokenizer, get_tokenizer
 from .errors import (
     BackendConnectionError,
@@ -61,6 +62,7 @@ __all__ = [
     "EmptySummary",
     "ExtractiveBackend",
     "FakeBackend",
+    "LoopThread",
     "MapReduceError",
     "Message",
     "MissingCredentials",
@@ -85,6 +87,7 @@ __all__ = [
     "get_backend",
     "get_tokenizer",
     "parse_retry_after",
+    "run_sync",
     "split_text",
     "summarize",
 ]

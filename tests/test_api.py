@@ -28,6 +28,7 @@ EXPECTED = {
     "EmptySummary",
     "ExtractiveBackend",
     "FakeBackend",
+    "LoopThread",
     "MapReduceError",
     "Message",
     "MissingCredentials",
@@ -52,6 +53,7 @@ EXPECTED = {
     "get_backend",
     "get_tokenizer",
     "parse_retry_after",
+    "run_sync",
     "split_text",
     "summarize",
 }
