@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._backend import Backend, Completion, Message, complete_sync
+from ._callable import CallableBackend
 from ._chunking import Chunk, split_text
 from ._engine import Summarizer, asummarize, summarize
 from ._extractive import ExtractiveBackend
@@ -53,6 +54,7 @@ __all__ = [
     "BackendHTTPError",
     "BackendResponseError",
     "BackendTimeout",
+    "CallableBackend",
     "Chunk",
     "ChunkFailed",
     "Completion",

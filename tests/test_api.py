@@ -19,6 +19,7 @@ EXPECTED = {
     "BackendHTTPError",
     "BackendResponseError",
     "BackendTimeout",
+    "CallableBackend",
     "Chunk",
     "ChunkFailed",
     "Completion",
