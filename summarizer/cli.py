@@ -539,6 +539,39 @@ def _note(result: SummaryResult, backend: Any, args: argparse.Namespace) -> str:
     return note
 
 
+class _WindowGuess(logging.Handler):
+    """Notices when the backend assumed a context window it could not learn."""
+
+    _PATTERN = re.compile(r"context window of (.*) unknown: assuming (\d+) tokens")
+
+    def __init__(self, where: str) -> None:
+        super().__init__(logging.INFO)
+        self.where = where
+        self.message = ""
+        self._logger = logging.getLogger("summarizer")
+        self._level = self._logger.level
+
+    def __enter__(self) -> _WindowGuess:
+        self._logger.addHandler(self)
+        if self._logger.getEffectiveLevel() > logging.INFO:
+            self._logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self._PATTERN.match(record.getMessage())
+        if match:
+            model, window = match.groups()
+            self.message = (
+                f"the context window is a guess: {window} tokens (model {model} is not in the "
+                f"known table and {self.where}/models did not answer with its window); pass "
+                "--context-window TOKENS for an exact plan"
+            )
+
+
 def _run(args: argparse.Namespace) -> int:
     inputs = _expand_inputs(args)
     backend = _make_backend(args)
@@ -592,7 +625,10 @@ def _run(args: argparse.Namespace) -> int:
                 if not text.strip():
                     raise InputError(f"the input is empty ({name}); nothing to summarize")
             if args.estimate:
-                plan = summarizer.estimate(text, max_tokens=args.max_tokens)
+                with _WindowGuess(str(getattr(backend, "base_url", "the server"))) as guess:
+                    plan = summarizer.estimate(text, max_tokens=args.max_tokens)
+                if guess.message and not args.quiet:
+                    print(f"{PROG}: warning: {guess.message}", file=sys.stderr)
                 record: dict[str, Any] = {"source": name, "plan": plan.to_dict()}
                 body = json.dumps(record, ensure_ascii=False) if args.json else _cli_words(
                     str(plan)

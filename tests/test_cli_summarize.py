@@ -531,3 +531,17 @@ def test_allow_host_admits_one_loopback_host(capsys) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_estimate_against_an_unreachable_server_says_the_window_is_a_guess(
+    doc: Path, capsys
+) -> None:
+    base = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    assert cli.main([str(doc), "--estimate", "--base-url", base, "--model", "my-model"]) == 0
+    out, err = capsys.readouterr()
+    assert "context window:  8192" in out
+    assert "warning: the context window is a guess: 8192 tokens" in err
+    assert "my-model" in err and f"{base}/models" in err and "--context-window" in err
+    assert cli.main([str(doc), "--estimate", "--base-url", base, "--model", "my-model",
+                     "--context-window", "4096"]) == 0
+    assert "guess" not in capsys.readouterr().err
