@@ -490,36 +490,64 @@ class _Crawler:
     ) -> dict[str, int]:
         """Queue the URLs that may be followed; return how many were not, by reason."""
         skipped: dict[str, int] = {}
+        candidates: list[str] = []
+        room = self.frontier_cap - len(self.frontier)
         pending = list(urls)
         for index, url in enumerate(pending):
             if url in self.seen:
                 continue
             reason = self.unwanted(url)
-            if reason is None and len(self.frontier) >= self.frontier_cap:
+            if reason is not None:
+                logger.debug("Not following %s: %s", url, reason)
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            if len(candidates) >= room:
                 logger.debug("Frontier full (%d URLs): not queueing %s", self.frontier_cap, url)
                 rest = {u for u in pending[index:] if u not in self.seen}
                 skipped["frontier_full"] = skipped.get("frontier_full", 0) + len(rest)
                 break
-            if reason is None:
-                self.seen.add(url)
-                if self.settings.respect_robots and not await self.robots_allow(url):
-                    logger.info("Skipping %s: disallowed by robots.txt", url)
-                    reason = "robots"
-                else:
-                    self.frontier.append((url, depth, referrer))
-                    continue
-            logger.debug("Not following %s: %s", url, reason)
-            skipped[reason] = skipped.get(reason, 0) + 1
+            self.seen.add(url)
+            candidates.append(url)
+        allowed = await self.robots_verdicts(candidates)
+        for url in candidates:
+            if allowed.get(url, True):
+                self.frontier.append((url, depth, referrer))
+            else:
+                logger.info("Skipping %s: disallowed by robots.txt", url)
+                skipped["robots"] = skipped.get("robots", 0) + 1
         return skipped
 
     # -- robots and politeness
 
-    async def robots_allow(self, url: str) -> bool:
-        try:
-            return await self.fetcher.robots.aallowed(url)
-        except CrawlerError as exc:  # robots.txt unreachable: the fetch will say why
-            logger.debug("robots.txt check for %s failed: %s", url, exc)
-            return True
+    async def robots_verdicts(self, urls: list[str]) -> dict[str, bool]:
+        """Whether robots.txt allows each URL; the origins' files are read concurrently.
+
+        One slow or hanging robots.txt costs at most its fetch deadline, once,
+        whatever the number of hosts linked: each origin is checked in its own
+        task, and an origin whose file could not be read is not asked again
+        (the fetch of each page will say why it failed).
+        """
+        if not self.settings.respect_robots or not urls:
+            return {}
+        by_origin: dict[str, list[str]] = {}
+        for url in urls:
+            parts = urlsplit(url)
+            by_origin.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(url)
+
+        async def origin_verdicts(group: list[str]) -> dict[str, bool]:
+            verdicts: dict[str, bool] = {}
+            for url in group:
+                try:
+                    verdicts[url] = await self.fetcher.robots.aallowed(url)
+                except CrawlerError as exc:  # robots.txt unreachable: allow the origin
+                    logger.debug("robots.txt check for %s failed: %s", url, exc)
+                    return {**verdicts, **dict.fromkeys(group[len(verdicts) :], True)}
+            return verdicts
+
+        found: dict[str, bool] = {}
+        for verdicts in await asyncio.gather(*map(origin_verdicts, by_origin.values())):
+            found.update(verdicts)
+        return found
 
     async def host_delay(self, url: str) -> float:
         host = urlsplit(url).netloc

@@ -283,3 +283,43 @@ def test_cli_json_names_the_links_not_followed(capsys: pytest.CaptureFixture[str
     records = [json.loads(line) for line in out.splitlines() if line.strip()]
     first = next(r for r in records if r["depth"] == 0)
     assert first["skipped_links"] == {"robots": 1, "off_site": 1}
+
+
+def test_hanging_robots_files_are_read_concurrently() -> None:
+    import asyncio
+    import time
+
+    hosts = [f"h{i}.site.example" for i in range(12)]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        host = request.headers["host"]
+        if request.url.path == "/robots.txt":
+            if host != "site.example":
+                await asyncio.sleep(30)  # hangs: only the fetch deadline ends it
+            return httpx.Response(200, text="User-agent: *\nDisallow:\n")
+        if host == "site.example" and request.url.path == "/":
+            anchors = "".join(f'<a href="http://{h}/page">{h}</a>' for h in hosts)
+            return httpx.Response(
+                200, html=f"<html><body><p>{'Start. ' * 30}</p>{anchors}</body></html>"
+            )
+        return httpx.Response(200, html=f"<html><body><p>{'Leaf. ' * 30}</p></body></html>")
+
+    began = time.monotonic()
+    results = crawler.crawl(
+        "http://site.example/",
+        max_pages=3,
+        use_sitemap=False,
+        delay=0,
+        timeout=1.5,
+        transport=httpx.MockTransport(handler),
+        resolver=_resolver,
+    )
+    try:
+        first = next(results)
+        elapsed = time.monotonic() - began
+    finally:
+        results.close()
+    assert first.ok and first.url == "http://site.example/"
+    assert len(first.links) == 12
+    # One robots.txt deadline (1.5 s) for all twelve hosts, not twelve in a row (18 s).
+    assert elapsed < 4.0, f"first result after {elapsed:.1f} s"
