@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -487,6 +488,36 @@ class _ProgressBar:
             self.drawn = False
 
 
+class _ProgressLines:
+    """Progress off a terminal (with -v): one line at the first event, then every few seconds."""
+
+    INTERVAL = 5.0
+
+    def __init__(self, stream: TextIO, name: str = "") -> None:
+        self.stream = stream
+        self.prefix = f"{name}: " if name else ""
+        self.last: float | None = None
+        self.finished = 0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.done:
+            self.finished += 1
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.INTERVAL:
+            return
+        self.last = now
+        kind = "map" if event.level == 1 else "combine"
+        self.stream.write(
+            f"{PROG}: {self.prefix}progress: level {event.level} ({kind}) "
+            f"{event.done}/{event.total}, {self.finished} of at most {event.planned_calls} "
+            "call(s) done\n"
+        )
+        self.stream.flush()
+
+    def clear(self) -> None:
+        pass
+
+
 def _describe(backend: Any) -> str:
     name = str(getattr(backend, "name", type(backend).__name__))
     base = getattr(backend, "base_url", None)
@@ -515,7 +546,11 @@ def _source_name(arg: str) -> str:
 def _summarize_text(
     text: str, summarizer: Summarizer, args: argparse.Namespace
 ) -> SummaryResult:
-    bar = _ProgressBar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+    bar: _ProgressBar | _ProgressLines | None = None
+    if not args.quiet and sys.stderr.isatty():
+        bar = _ProgressBar(sys.stderr)
+    elif args.verbose:
+        bar = _ProgressLines(sys.stderr)
     try:
         if args.max_tokens is not None:
             return _run_sync(lambda: summarizer.afit_result(text, args.max_tokens))

@@ -545,3 +545,18 @@ def test_estimate_against_an_unreachable_server_says_the_window_is_a_guess(
     assert cli.main([str(doc), "--estimate", "--base-url", base, "--model", "my-model",
                      "--context-window", "4096"]) == 0
     assert "guess" not in capsys.readouterr().err
+
+
+def test_verbose_progress_off_a_terminal_is_throttled(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = tmp_path / "long.md"
+    path.write_text(sectioned_text(60), encoding="utf-8")
+    args = [str(path), "--backend", "fake", "--context-window", "600"]
+    assert cli.main(args) == 0
+    assert "progress:" not in capsys.readouterr().err  # only with -v
+    assert cli.main([*args, "-v"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "progress:" in line]
+    assert len(lines) == 1 and "level 1 (map) 0/16" in lines[0]  # a fast run: the first only
+    monkeypatch.setattr(cli._ProgressLines, "INTERVAL", 0.0)  # every event once due
+    assert cli.main([*args, "-v"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "progress:" in line]
+    assert len(lines) > 16 and "call(s) done" in lines[-1] and "\r" not in "".join(lines)
