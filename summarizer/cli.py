@@ -43,7 +43,10 @@ EPILOG = """\
 examples:
   summarize report.md                          offline extractive summary
   summarize https://example.org/article        a web page (main content only)
-  summarize paper.pdf page.html                PDF and HTML files
+  summarize paper.pdf page.html                one summary per input, each headed by its name
+  summarize --merge a.md b.md                  one summary of all inputs together
+  summarize docs/ --include '*.md' -o out/     a folder; one summary file per input in out/
+  summarize -u urls.txt --json                 a list of URLs; JSON Lines, one per input
   cat notes.txt | summarize -                  read stdin
   summarize --model gpt-4o-mini report.md      OpenAI (needs OPENAI_API_KEY)
   summarize --base-url http://localhost:11434/v1 --model llama3.1 report.md   Ollama
