@@ -141,7 +141,80 @@ def _parser() -> argparse.ArgumentParser:
         help="never summarize with the client's model (sampling); use the offline default",
     )
     mcp.add_argument("--traceback", action="store_true", help="show tracebacks on errors")
+    _add_corpus(commands)
     return parser
+
+
+def _add_corpus(commands: Any) -> None:
+    corpus = commands.add_parser(
+        "corpus",
+        help="summarize a folder, glob, URL list, JSON Lines, CSV or Parquet into JSON Lines",
+        description=(
+            "Summarize every input of a corpus into one JSON Lines row each (errors are rows "
+            "too). Re-running with the same -o skips inputs already written. Exit 0 when all "
+            "rows succeeded, 1 when some are errors, 2 for bad usage."
+        ),
+    )
+    corpus.add_argument(
+        "input", help="a folder, a glob, a .txt file of URLs, or a .jsonl, .csv or .parquet table"
+    )
+    corpus.add_argument("-o", "--output", required=True, help="the JSON Lines output file")
+    corpus.add_argument(
+        "--concurrency", type=_positive_int, default=8,
+        help="model calls in flight for the whole run (default 8)",
+    )
+    corpus.add_argument(
+        "--workers", type=_positive_int, default=16, help="documents in progress (default 16)"
+    )
+    corpus.add_argument("--engine", choices=["local"], default="local", help="only local for now")
+    corpus.add_argument("--base-url", help="OpenAI-compatible API root")
+    corpus.add_argument("--model", help="model name (default: offline extractive)")
+    corpus.add_argument("--api-key", default=None, help="API key (default: OPENAI_API_KEY)")
+    corpus.add_argument("--context-window", type=_positive_int, metavar="TOKENS")
+    corpus.add_argument("-i", "--instruction", help="what the summaries should focus on")
+    corpus.add_argument("-l", "--language", help="language of the summaries")
+    corpus.add_argument("--allow-private", action="store_true",
+                        help="allow loopback, private and link-local addresses")
+    corpus.add_argument("--allow-host", action="append", default=[], type=_host_or_cidr,
+                        metavar="HOST_OR_CIDR", help="allow this internal host or network")
+    corpus.add_argument("--user-agent", help="User-Agent for fetches (a preset name or a string)")
+    corpus.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                        help="deadline for each URL fetch")
+    corpus.add_argument("--respect-robots", action="store_true", help="obey robots.txt")
+    corpus.add_argument("--text-column", help="column holding the text (default text/content)")
+    corpus.add_argument("--url-column", help="column holding a URL (default url/link)")
+    corpus.add_argument("--id-column", help="column holding the row id (default id)")
+    corpus.add_argument("--traceback", action="store_true", help="show tracebacks on errors")
+
+
+def _run_corpus(args: argparse.Namespace) -> int:
+    from .corpus import CorpusInputError, digest, print_report
+
+    try:
+        report = digest(
+            args.input,
+            args.output,
+            engine=args.engine,
+            concurrency=args.concurrency,
+            workers=args.workers,
+            backend=_backend(args),
+            instruction=args.instruction,
+            language=args.language,
+            context_window=args.context_window,
+            text_column=args.text_column,
+            url_column=args.url_column,
+            id_column=args.id_column,
+            allow_private=args.allow_private,
+            allowed_hosts=tuple(args.allow_host),
+            user_agent=args.user_agent,
+            timeout=args.timeout,
+            respect_robots=args.respect_robots,
+            progress=sys.stderr,
+        )
+    except CorpusInputError as exc:
+        raise _UsageError(str(exc)) from None
+    print_report(report)
+    return 1 if report.failed else 0
 
 
 def _version() -> str:
@@ -231,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr, level=logging.WARNING, format="llm-digest: %(name)s: %(message)s"
     )
     try:
-        return _run_mcp(args)
+        return _run_corpus(args) if args.command == "corpus" else _run_mcp(args)
     except _UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"llm-digest: error: {exc}", file=sys.stderr)
