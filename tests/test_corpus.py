@@ -146,5 +146,7 @@ def test_cli_exit_codes(tmp_path: Path, pages: PageServer, openai_server, capsys
                  "--concurrency", "2", *flags])
     assert code == 1
     assert len(_rows(tmp_path / "b.jsonl")) == 2
-    assert main(["corpus", str(good)]) == 2  # no -o
+    with pytest.raises(SystemExit) as exited:  # argparse: no -o
+        main(["corpus", str(good)])
+    assert exited.value.code == 2
     assert main(["corpus", str(tmp_path / "nope"), "-o", str(tmp_path / "c.jsonl")]) == 2
