@@ -112,7 +112,7 @@ def _parse_bounded(
     first = next(pieces, b"")
     if not first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         text = b"".join([first, *pieces])
-        if max_bytes < len(data) or data[:2] == _GZIP_MAGIC:
+        if len(text) >= max_bytes:  # cut by the cap
             text = text[: text.rfind(b"\n") + 1] or text  # no half URL at the cut
         found = parse_sitemap(text, url=url)
         return Sitemap(urls=found.urls[:max_urls] if max_urls is not None else found.urls)

@@ -323,3 +323,15 @@ def test_hanging_robots_files_are_read_concurrently() -> None:
     assert len(first.links) == 12
     # One robots.txt deadline (1.5 s) for all twelve hosts, not twelve in a row (18 s).
     assert elapsed < 4.0, f"first result after {elapsed:.1f} s"
+
+
+def test_bounded_plain_text_sitemap_keeps_its_last_line() -> None:
+    import gzip
+
+    from crawler._sitemap import parse_sitemap
+
+    listing = b"https://a.example/1\nhttps://a.example/2"  # no final newline
+    expected = ("https://a.example/1", "https://a.example/2")
+    assert parse_sitemap(gzip.compress(listing), max_urls=5).urls == expected
+    assert parse_sitemap(listing, max_bytes=1000).urls == expected
+    assert parse_sitemap(listing, max_bytes=25).urls == expected[:1]
