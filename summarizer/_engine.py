@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._backend import Backend
+from ._cache import ResponseCache, resolve_cache
 from ._planning import compute_geometry, max_target, plan_run
 from ._prompts import Prompts, count_message_tokens
 from ._results import Plan, ProgressCallback, SummaryResult, SummaryStats
@@ -121,6 +123,10 @@ class Summarizer:
             :data:`EXACT_SAFETY_MARGIN` (0.01) when the tokenizer is known to be the
             model's (passed by you, carried by the backend, or the encoding of a known
             model name), else :data:`DEFAULT_SAFETY_MARGIN` (0.05).
+        cache: where completed calls are kept so that re-runs and resumed runs are free: a
+            file path or a :class:`~summarizer.ResponseCache` (any backend), ``None``/``True``
+            for the default file (only backends that declare ``cacheable = True``, i.e. the
+            OpenAI-compatible one), ``False`` to disable.
     """
 
     backend: Backend | str = "extractive"
@@ -133,10 +139,12 @@ class Summarizer:
     prompts: Prompts = field(default_factory=Prompts)
     max_levels: int = DEFAULT_MAX_LEVELS
     safety_margin: float | None = None
+    cache: ResponseCache | str | os.PathLike[str] | bool | None = None
 
     def __post_init__(self) -> None:
         backend = _resolve_backend(self.backend)
         object.__setattr__(self, "backend", backend)
+        object.__setattr__(self, "_response_cache", resolve_cache(self.cache, backend))
         if getattr(backend, "follows_instructions", True) is False and (
             self.instruction or self.language
         ):
@@ -262,6 +270,7 @@ class Summarizer:
             empty_outputs=state.empty,
             truncated_outputs=state.truncated,
             retried_outputs=state.retried,
+            cached_calls=state.cached,
         )
         return SummaryResult(summary=summary, stats=stats)
 

@@ -395,6 +395,9 @@ class OpenAIBackend:
 
     # -- Backend attributes ---------------------------------------------------------------
 
+    #: Paid calls: kept in the response cache by default (see ``Summarizer(cache=...)``).
+    cacheable = True
+
     @property
     def name(self) -> str:
         """``"openai:<model>"``."""

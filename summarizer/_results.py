@@ -122,7 +122,8 @@ class SummaryStats:
     """Figures of one run.
 
     ``prompt_tokens``/``completion_tokens`` come from the server's ``usage`` when it reports
-    one, else from our own count. ``elapsed`` is in seconds.
+    one, else from our own count. ``elapsed`` is in seconds. ``cached_calls`` answers came
+    from the response cache (not counted in ``calls``: no model call was made).
     """
 
     calls: int
@@ -138,6 +139,7 @@ class SummaryStats:
     empty_outputs: int = 0
     truncated_outputs: int = 0
     retried_outputs: int = 0
+    cached_calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of the stats."""

@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from ._backend import Completion
+from ._cache import cache_key
 from ._chunking import Chunk
 from ._planning import ITEM_SLACK, SEPARATOR, Geometry, RunConfig
 from ._results import PartialSummary, Plan, ProgressCallback, ProgressEvent
@@ -82,6 +83,8 @@ class Run:
         self.empty = 0
         self.truncated = 0
         self.retried = 0
+        self.cached = 0
+        self.cache = getattr(config, "_response_cache", None)
         self.model: str | None = None
         self.completed: list[PartialSummary] = []
 
@@ -308,6 +311,11 @@ class Run:
                 f"internal error: a request of {raw} tokens + {job.cap} does not fit the "
                 f"{self.geometry.window}-token window; please report it"
             )
+        key = cache_key(self.backend, messages, job.cap) if self.cache is not None else ""
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            self.cached += 1
+            return self._finish(level, job, total, hit, raw)
         async with self.semaphore:
             if self.calls >= self.plan.max_calls:
                 raise SummarizerError(
@@ -335,8 +343,16 @@ class Run:
                     end=job.end,
                     cause=exc,
                 ) from exc
+        if self.cache is not None:
+            self.cache.put(key, completion)
+        return self._finish(level, job, total, completion, raw)
+
+    def _finish(
+        self, level: int, job: _Job, total: int, completion: Completion, raw: int
+    ) -> tuple[str, int]:
+        """Account for one answer (fresh or cached); return its text within the cap."""
         self._account(completion, raw)
-        text = text.strip()
+        text = completion.text.strip()
         tokens = self.tok.count(text)
         if tokens > job.cap:
             text = self.tok.truncate(text, job.cap).rstrip()

@@ -63,6 +63,12 @@ def markers(text: str) -> list[str]:
     return MARKER.findall(text)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """No test writes the response cache into the real home cache directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+
+
 @pytest.fixture
 def openai_server() -> Iterator[Callable[..., FakeOpenAIServer]]:
     """Factory: ``openai_server(**options)`` starts a FakeOpenAIServer, stopped after the test."""
