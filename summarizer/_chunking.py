@@ -29,7 +29,7 @@ import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import AnyStr, Generic
+from typing import Any, AnyStr, Generic
 
 import tiktoken
 
@@ -75,13 +75,27 @@ _SPACE = r"(?:[ \t\f\v]|" + "\u3000" + ")"  # ASCII blanks or the ideographic sp
 _LEVELS: tuple[tuple[str, bool], ...] = (
     (_NEWLINE + r"(?:[ \t\f\v]*" + _NEWLINE + ")+", True),  # blank line(s)
     (_NEWLINE, True),  # line break
-    (  # sentence end: ". " style needs following whitespace, CJK style does not
-        r"(?:[.!?]+" + _CLOSERS + r"*(?=[ \t\r\n\f\v])|" + _CJK_ENDS + "+" + _CLOSERS + "*)",
+    (  # sentence end: ". " style needs following whitespace, CJK style does not. Possessive,
+        # and never starting inside a run of [.!?] (_SENTENCE_HEAD covers a window that does),
+        # so a long run of punctuation is scanned once per window, not once per character.
+        r"(?:(?<![.!?])[.!?]++"
+        + _CLOSERS
+        + r"*+(?=[ \t\r\n\f\v])|"
+        + _CJK_ENDS
+        + "+"
+        + _CLOSERS
+        + "*)",
         True,
     ),
     (_SPACE + "+", False),  # whitespace: cut before it, where tokens usually start
 )
 _LEVELS_STR = tuple((re.compile(p), at_end) for p, at_end in _LEVELS)
+_SENTENCE_LEVEL = 2
+_SENTENCE_HEAD = r"[.!?]++" + _CLOSERS + r"*+(?=[ \t\r\n\f\v])"
+_SENTENCE_HEADS: dict[type, tuple[re.Pattern[Any], Any]] = {
+    str: (re.compile(_SENTENCE_HEAD), frozenset(".!?")),
+    bytes: (re.compile(_SENTENCE_HEAD.encode("utf-8")), frozenset(b".!?")),
+}
 _LEVELS_BYTES = tuple((re.compile(p.encode("utf-8")), at_end) for p, at_end in _LEVELS)
 _LOOKAROUND = 16  # bytes/chars of context read beyond a window so matches are whole
 
@@ -100,8 +114,14 @@ class _Boundaries(Generic[AnyStr]):
             return None
         search_from = max(start, lo - _LOOKAROUND)
         search_to = min(len(self.data), hi + _LOOKAROUND)
-        for pattern, at_end in self.levels:
+        for level, (pattern, at_end) in enumerate(self.levels):
             best: int | None = None
+            if level == _SENTENCE_LEVEL and search_from > 0:
+                head, marks = _SENTENCE_HEADS[type(self.data)]
+                if self.data[search_from - 1] in marks:  # the window starts inside a run
+                    found = head.match(self.data, search_from, search_to)
+                    if found is not None and lo <= found.end() <= hi:
+                        best = found.end()
             for match in pattern.finditer(self.data, search_from, search_to):
                 cut: int = match.end() if at_end else match.start()
                 if cut > hi:
