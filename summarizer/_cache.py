@@ -177,12 +177,17 @@ class ResponseCache:
     # -- public API -----------------------------------------------------------------------
 
     def get(self, key: str) -> Completion | None:
-        """The stored completion for ``key``, or ``None``."""
-        rows = self._run(
-            "SELECT text, prompt_tokens, completion_tokens, finish_reason, model "
-            "FROM responses WHERE key = ?",
-            (key,),
-        )
+        """The stored completion for ``key``, or ``None`` (also when the file stays locked
+        or unreadable: that is warned about, and the call is then simply made)."""
+        try:
+            rows = self._run(
+                "SELECT text, prompt_tokens, completion_tokens, finish_reason, model "
+                "FROM responses WHERE key = ?",
+                (key,),
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self._unusable(exc)
+            return None
         if not rows:
             return None
         text, prompt, completion, finish, model = rows[0]
@@ -198,17 +203,29 @@ class ResponseCache:
         """Store ``completion`` under ``key`` (replacing any older entry)."""
         if not isinstance(completion.text, str):
             raise TypeError(f"only a Completion with a str text is cached, got {completion!r}")
-        self._run(
-            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                completion.text,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-                completion.finish_reason,
-                completion.model,
-                time.time(),
-            ),
+        try:
+            self._run(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    completion.text,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                    completion.finish_reason,
+                    completion.model,
+                    time.time(),
+                ),
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self._unusable(exc)
+
+    def _unusable(self, exc: BaseException) -> None:
+        warnings.warn(
+            f"the response cache {str(self.path)!r} cannot be used ({type(exc).__name__}: "
+            f"{exc}); this call is not cached. Check the file's permissions and free space, "
+            "or pass --no-cache / cache=False",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
     def info(self) -> CacheInfo:

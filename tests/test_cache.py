@@ -214,3 +214,12 @@ def test_overhead_per_call_is_small(tmp_path: Path) -> None:
     assert (time.perf_counter() - started) / 200 < 0.05
     with sqlite3.connect(cache.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    backend = CountingBackend()
+    with pytest.warns(RuntimeWarning, match="cannot be used"):
+        result = Summarizer(backend=backend, cache=blocker / "c.sqlite3").run(document(5))
+    assert result.stats.calls == backend.calls > 0 and result.stats.cached_calls == 0
