@@ -15,6 +15,7 @@ are already there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -76,6 +77,11 @@ class _LimitedBackend:
     async def acomplete(self, messages: Any, *, max_tokens: int) -> Any:
         async with self._semaphore:
             return await self._backend.acomplete(messages, max_tokens=max_tokens)
+
+    def run_session(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The wrapped backend's session (one connection pool), or nothing to share."""
+        session = getattr(self._backend, "run_session", None)
+        return session() if session is not None else contextlib.nullcontext()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,6 +292,28 @@ async def adigest(
     for item in todo:
         queue.put_nowait(item)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    limited: _LimitedBackend = context["summarizer"].backend
+    async with limited.run_session():
+        await _run_workers(queue, todo, context, totals, out_path, workers, progress)
+    report = Report(
+        out=str(out_path), inputs=len(items), skipped=len(items) - len(todo),
+        wall_time=round(time.perf_counter() - started, 3), **totals,
+    )
+    Path(str(out_path) + ".report.json").write_text(
+        json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
+    return report
+
+
+async def _run_workers(
+    queue: asyncio.Queue[Item],
+    todo: list[Item],
+    context: dict[str, Any],
+    totals: dict[str, int],
+    out_path: Path,
+    workers: int,
+    progress: IO[str] | None,
+) -> None:
     with out_path.open("a", encoding="utf-8") as handle:
 
         async def worker() -> None:
@@ -312,14 +340,6 @@ async def adigest(
                         print(f"corpus: {count}/{len(todo)} rows", file=progress)
 
         await asyncio.gather(*(worker() for _ in range(min(workers, max(1, len(todo))))))
-    report = Report(
-        out=str(out_path), inputs=len(items), skipped=len(items) - len(todo),
-        wall_time=round(time.perf_counter() - started, 3), **totals,
-    )
-    Path(str(out_path) + ".report.json").write_text(
-        json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8"
-    )
-    return report
 
 
 def digest(source: str | Path, out: str | Path, **options: Any) -> Report:
