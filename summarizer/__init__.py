@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._backend import Backend, Completion, Message, complete_sync
+from ._cache import CacheInfo, ResponseCache
 from ._callable import CallableBackend
 from ._chunking import Chunk, split_text
 from ._engine import Summarizer, asummarize, summarize
@@ -54,6 +55,7 @@ __all__ = [
     "BackendHTTPError",
     "BackendResponseError",
     "BackendTimeout",
+    "CacheInfo",
     "CallableBackend",
     "Chunk",
     "ChunkFailed",
@@ -74,6 +76,7 @@ __all__ = [
     "ProgressEvent",
     "Prompts",
     "RateLimited",
+    "ResponseCache",
     "RetryPolicy",
     "Summarizer",
     "SummarizerError",

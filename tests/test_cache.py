@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer import ChunkFailed, Completion, Message, OpenAIBackend, Summarizer
-from summarizer._cache import ResponseCache
+from summarizer import ChunkFailed, Completion, Message, OpenAIBackend, ResponseCache, Summarizer
 
 KEY = "sk-secret-do-not-store-0123456789"
 
@@ -152,7 +151,7 @@ def test_two_processes_write_one_file(tmp_path: Path) -> None:
         f"""
         import sys
         from summarizer import Completion
-        from summarizer._cache import ResponseCache
+        from summarizer import ResponseCache
         cache = ResponseCache({str(path)!r})
         for i in range(300):
             cache.put(f"{{sys.argv[1]}}-{{i}}", Completion(text=f"answer {{i}}"))
