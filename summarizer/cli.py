@@ -20,11 +20,12 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._engine import Summarizer, _run_sync
+from ._engine import DEFAULT_CONCURRENCY, Summarizer, _run_sync
 from ._registry import available_backends, get_backend
 from ._results import ProgressEvent, SummaryResult
 from .errors import (
@@ -547,10 +548,12 @@ def _source_name(arg: str) -> str:
 
 
 def _summarize_text(
-    text: str, summarizer: Summarizer, args: argparse.Namespace
+    text: str, summarizer: Summarizer, args: argparse.Namespace, *, progress: bool = True
 ) -> SummaryResult:
     bar: _ProgressBar | _ProgressLines | None = None
-    if not args.quiet and sys.stderr.isatty():
+    if not progress:
+        pass  # inputs running side by side would garble one another's progress
+    elif not args.quiet and sys.stderr.isatty():
         bar = _ProgressBar(sys.stderr)
     elif args.verbose:
         bar = _ProgressLines(sys.stderr)
@@ -652,13 +655,49 @@ def _run(args: argparse.Namespace) -> int:
         if out_dir.exists() and not out_dir.is_dir():
             raise _UsageError(f"-o {out_dir}: not a directory; pass a folder for the summaries")
         out_dir.mkdir(parents=True, exist_ok=True)
+    several = len(jobs) > 1
+    # Several inputs run at once, sharing the call limit: at most --concurrency model calls
+    # in flight in all (each of W inputs in flight gets concurrency // W of them).
+    pending: dict[int, Future[tuple[str, SummaryResult]]] = {}
+    pool: ThreadPoolExecutor | None = None
+    if several and not args.estimate:
+        total = args.concurrency or DEFAULT_CONCURRENCY
+        workers = min(len(jobs), total)
+        shared = Summarizer(backend=backend, **{**options, "concurrency": total // workers})
+
+        def work(arg: str) -> tuple[str, SummaryResult]:
+            text = read(arg)
+            if not text.strip():
+                raise InputError(f"the input is empty ({arg}); nothing to summarize")
+            return text, _summarize_text(text, shared, args, progress=False)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="summarize")
+        pending = {i: pool.submit(work, arg) for i, (arg, _) in enumerate(jobs)}
+    try:
+        return _emit(args, jobs, pending, read, summarizer, backend, out_dir)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _emit(
+    args: argparse.Namespace,
+    jobs: list[tuple[str, str | None]],
+    pending: dict[int, Future[tuple[str, SummaryResult]]],
+    read: Callable[[str], str],
+    summarizer: Summarizer,
+    backend: Any,
+    out_dir: Path | None,
+) -> int:
     taken: set[str] = set()
     several = len(jobs) > 1
     failures: list[str] = []
     for index, (arg, text) in enumerate(jobs):
         name = arg if args.merge else _source_name(arg)
         try:
-            if text is None:
+            if index in pending:
+                text, result = pending[index].result()
+            elif text is None:
                 text = read(arg)
                 if not text.strip():
                     raise InputError(f"the input is empty ({name}); nothing to summarize")
@@ -672,7 +711,8 @@ def _run(args: argparse.Namespace) -> int:
                     str(plan)
                 )
             else:
-                result = _summarize_text(text, summarizer, args)
+                if index not in pending:
+                    result = _summarize_text(text, summarizer, args)
                 record = {"source": name, **result.to_dict()}
                 body = json.dumps(record, ensure_ascii=False) if args.json else result.summary
         except (InputError, SummarizerError) as exc:

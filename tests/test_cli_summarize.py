@@ -560,3 +560,21 @@ def test_verbose_progress_off_a_terminal_is_throttled(tmp_path: Path, monkeypatc
     assert cli.main([*args, "-v"]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "progress:" in line]
     assert len(lines) > 16 and "call(s) done" in lines[-1] and "\r" not in "".join(lines)
+
+
+def test_several_inputs_run_concurrently_within_the_call_limit(
+    openai_server, tmp_path: Path
+) -> None:
+    server = openai_server(context_window=4096, latency=0.3, model="local-llm")
+    paths = []
+    for n in range(6):
+        path = tmp_path / f"doc{n}.md"
+        path.write_text(f"Section MK00{n} opens here. It says one thing.", encoding="utf-8")
+        paths.append(str(path))
+    proc = run_cli(*paths, "--base-url", server.base_url, "--model", "local-llm",
+                   "--concurrency", "2", "--json", "-q")
+    assert proc.returncode == 0, proc.stderr.decode()
+    records = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [r["source"] for r in records] == paths  # printed in input order
+    assert len(server.chat_requests) == 6
+    assert server.max_in_flight == 2  # two inputs at once, never more than --concurrency
