@@ -343,8 +343,8 @@ def test_runs_of_markup_openers_are_linear(unit: str) -> None:
         return time.perf_counter() - start
 
     seconds(100)  # the tokenizer loads once
-    small, large = seconds(2_000), seconds(16_000)  # quadratic before: 64x the time for 8x
-    assert large < 3 and large < 24 * max(small, 0.01)
+    small, large = seconds(4_000), seconds(32_000)  # quadratic before: 64x the time for 8x
+    assert large < 3.5 and large < 24 * max(small, 0.05)
 
 
 def test_heading_with_a_run_of_hashes_is_linear() -> None:
@@ -353,8 +353,8 @@ def test_heading_with_a_run_of_hashes_is_linear() -> None:
         summarize_extractive("# a" + "#" * n + "b", 50)
         return time.perf_counter() - start
 
-    small, large = seconds(20_000), seconds(160_000)
-    assert large < 3 and large < 24 * max(small, 0.01)
+    small, large = seconds(20_000), seconds(160_000)  # quadratic before: over a minute
+    assert large < 3 and large < 24 * max(small, 0.05)
     assert summarize_extractive("## Closing hashes ##", 20) == "Closing hashes"
 
 
