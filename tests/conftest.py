@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +12,10 @@ import pytest
 from openai_server import FakeOpenAIServer, compress
 
 from summarizer import Message
+
+# The response cache never goes into the real home cache, not even from a CLI subprocess
+# (they inherit this environment); each test also gets a fresh one (fixture below).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="llm-digest-test-cache-")
 
 MARKER = re.compile(r"\bMK\d{3}\b")
 
