@@ -637,6 +637,9 @@ def _describe_csv(text: str) -> list[str] | None:
     delimiter = "\t" if first.count("\t") >= 1 else ","
     if first.count(delimiter) < 1 or first.lstrip().startswith(("#", "|", "-", "{", "[")):
         return None
+    sample = [row for row in csv.reader(head.splitlines()[:-1] or [head], delimiter=delimiter)]
+    if len({len(row) for row in sample if row}) != 1:
+        return None  # prose with commas: rows of different widths (checked on a sample first)
     rows = [row for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
     if len(rows) < 3:
         return None
