@@ -261,8 +261,24 @@ labels = [manifest["label"], manifest["description"]]
 report = {"version": manifest["version"], "meta_version": manifest["meta"]["version"],
           "llm": manifest["resource"]["permission"]["model"], "missing": [], "tools": {},
           "runner": manifest["meta"]["runner"]}
+from dify_plugin import Tool, ToolProvider
+from dify_plugin.core.plugin_registration import _source_to_module_name
+from dify_plugin.core.utils.class_loader import load_single_subclass_from_source
+
+def load(source, parent):  # as the SDK's PluginRegistration loads classes at start-up
+    return load_single_subclass_from_source(
+        module_name=_source_to_module_name(source),
+        script_path=str(root.resolve() / source),
+        parent_type=parent,
+    ).__name__
+
+report_classes = []
 for provider_file in manifest["plugins"]["tools"]:
     provider = yaml.safe_load((root / provider_file).read_text())
+    report_classes.append(load(provider["extra"]["python"]["source"], ToolProvider))
+    for tool_file in provider["tools"]:
+        tool = yaml.safe_load((root / tool_file).read_text())
+        report_classes.append(load(tool["extra"]["python"]["source"], Tool))
     labels += [provider["identity"]["label"], provider["identity"]["description"]]
     for f in [provider["extra"]["python"]["source"], *provider["tools"]]:
         if not (root / f).is_file():
@@ -295,10 +311,12 @@ req = (root / "requirements.txt").read_text()
 report["sdk_bound"] = re.search(r"^dify_plugin(.*)$", req, re.M).group(1)
 import dify_plugin, importlib.metadata as md
 report["sdk_installed"] = md.version("dify_plugin")
+report["classes"] = report_classes
 print(json.dumps(report))
 """,
     )
     assert result["missing"] == []
+    assert result["classes"] == ["LlmDigestProvider", "GetUrlTool", "SummarizeTool"]
     assert result["bad_labels"] == []
     assert result["icon"] and result["privacy"]
     assert result["version"] == result["meta_version"]
