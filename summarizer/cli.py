@@ -25,10 +25,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._cache import ResponseCache
 from ._engine import DEFAULT_CONCURRENCY, Summarizer, _run_sync
 from ._registry import available_backends, get_backend
 from ._results import ProgressEvent, SummaryResult
 from .errors import (
+    ChunkFailed,
     ContextWindowTooSmall,
     MapReduceError,
     MissingCredentials,
@@ -392,6 +394,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most map-reduce levels, the map level included (default 8)",
     )
+    cache = parser.add_argument_group("response cache")
+    cache.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="keep completed model calls in PATH, so a re-run or a resumed run is free "
+        "(default: $XDG_CACHE_HOME/llm-digest/responses.sqlite3, for model servers only)",
+    )
+    cache.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the response cache"
+    )
+    cache.add_argument(
+        "--cache-info",
+        action="store_true",
+        help="print the cache file, its entries and size, and exit",
+    )
+    cache.add_argument(
+        "--clear-cache", action="store_true", help="delete every cached response and exit"
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--merge",
@@ -613,7 +633,32 @@ class _WindowGuess(logging.Handler):
             )
 
 
+def _cache_option(args: argparse.Namespace) -> str | bool | None:
+    if args.no_cache and args.cache:
+        raise _UsageError("--cache and --no-cache contradict each other; pass one of them")
+    return False if args.no_cache else args.cache
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    """--cache-info / --clear-cache: act on the cache file and exit."""
+    option = _cache_option(args)
+    if option is False:
+        raise _UsageError(
+            "--no-cache names no cache to show or clear; pass --cache PATH or neither"
+        )
+    cache = ResponseCache(option or None)
+    if args.clear_cache:
+        removed = cache.clear()
+        print(f"{PROG}: removed {removed} cached response(s) from {cache.path}", file=sys.stderr)
+    if args.cache_info:
+        print(cache.info())
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.cache_info or args.clear_cache:
+        return _cache_command(args)
+    cache_option = _cache_option(args)
     inputs = _expand_inputs(args)
     backend = _make_backend(args)
     options = {
@@ -629,9 +674,10 @@ def _run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None
     }
     try:
-        summarizer = Summarizer(backend=backend, **options)
+        summarizer = Summarizer(backend=backend, cache=cache_option, **options)
     except (ValueError, TypeError) as exc:
         raise _UsageError(_cli_words(str(exc))) from exc
+    args.resumable = getattr(summarizer, "_response_cache", None) is not None
 
     def read(arg: str) -> str:
         return read_input(
@@ -816,6 +862,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"{PROG}: {len(exc.partial)} partial summaries had completed (use the Python "
                 "API to get them: error.partial)",
+                file=sys.stderr,
+            )
+        if isinstance(exc, ChunkFailed) and getattr(args, "resumable", False):
+            print(
+                f"{PROG}: to resume, run the same command again: the {len(exc.partial)} "
+                "completed call(s) are cached and will not be made again",
                 file=sys.stderr,
             )
         return 1

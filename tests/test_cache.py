@@ -222,3 +222,43 @@ def test_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path: Path) -> None:
     with pytest.warns(RuntimeWarning, match="cannot be used"):
         result = Summarizer(backend=backend, cache=blocker / "c.sqlite3").run(document(5))
     assert result.stats.calls == backend.calls > 0 and result.stats.cached_calls == 0
+
+
+def test_cli_rerun_is_free_and_failure_says_how_to_resume(
+    openai_server, tmp_path: Path, capsys
+) -> None:
+    from summarizer import cli
+
+    server = openai_server(context_window=1024, fail_when_contains="MK025", fail_status=400)
+    doc = tmp_path / "doc.md"
+    doc.write_text(document(), encoding="utf-8")
+    cache = tmp_path / "cli.sqlite3"
+    args = [str(doc), "--base-url", server.base_url, "--model", server.model]
+    args += ["--api-key", KEY, "--max-retries", "0", "--cache", str(cache), "--concurrency", "1"]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "to resume, run the same command again" in err and "are cached" in err
+
+    server.config.fail_when_contains = None
+    assert cli.main(args) == 0
+    first = capsys.readouterr().out
+    made = len(server.chat_requests)
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out == first and len(server.chat_requests) == made
+
+    assert cli.main(["--cache-info", "--cache", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert str(cache) in out and "entries: " in out and "entries: 0" not in out
+    assert cli.main(["--clear-cache", "--cache", str(cache)]) == 0
+    assert "removed" in capsys.readouterr().err
+    assert ResponseCache(cache).info().entries == 0
+
+    assert cli.main([*args, "--no-cache"]) == 2
+    assert "contradict" in capsys.readouterr().err
+    args.remove("--cache")
+    args.remove(str(cache))
+    before = len(server.chat_requests)
+    assert cli.main([*args, "--no-cache"]) == 0
+    once = len(server.chat_requests) - before
+    assert cli.main([*args, "--no-cache"]) == 0
+    assert once > 1 and len(server.chat_requests) == before + 2 * once
