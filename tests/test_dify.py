@@ -365,3 +365,45 @@ def test_package_without_outdir_prints_usage() -> None:
     )
     assert done.returncode == 2
     assert "usage: python integrations/dify/package.py OUTDIR" in done.stderr
+
+
+def test_get_url_pages_and_summarizes_a_page(dify_python: Path) -> None:
+    result = run_check(
+        dify_python,
+        FAKE_SESSION
+        + """
+import functools
+import httpx
+import crawler
+import tools.get_url as get_url_module
+from tools.get_url import GetUrlTool
+
+seen = []
+def handler(request):
+    seen.append(request.headers["user-agent"])
+    body = "".join(f"<p>Paragraph {i} tells how lighthouse {i} guides the ships home.</p>"
+                   for i in range(300))
+    html = f"<html><head><title>Lights</title></head><body><article>{body}</article></body></html>"
+    return httpx.Response(200, headers={"content-type": "text/html"}, text=html)
+
+# The address guard still runs on the public IP literal; only the network is replaced.
+get_url_module.get_url = functools.partial(crawler.get_url, transport=httpx.MockTransport(handler))
+llm = FakeLLM()
+out = outputs(make(GetUrlTool, llm).invoke({
+    "url": "http://93.184.216.34/lights", "user_agent": "custom",
+    "custom_user_agent": "MyAgent/1.0", "max_tokens": 400, "page": 2,
+    "generate_summary": True, "model": MODEL, "context_window": 2048,
+}))
+print(json.dumps({"out": out, "agents": seen, "requests": len(llm.requests)}))
+""",
+    )
+    out = result["out"]
+    assert result["agents"] and set(result["agents"]) == {"MyAgent/1.0"}
+    assert [kind for kind, _ in out] == ["text", "text", "json"]
+    page_text = out[0][1]
+    assert "TITLE: Lights" in page_text and "Paragraph 0 " not in page_text  # page 2
+    assert result["requests"] >= 1
+    assert out[1][1] == f"Summary {result['requests']}."
+    info = out[2][1]
+    assert info["page"] == 2 and info["summary"] == out[1][1]
+    assert info["stats"]["calls"] == result["requests"]
