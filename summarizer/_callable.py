@@ -20,9 +20,7 @@ __all__ = ["CallableBackend", "ModelFunction"]
 
 #: ``fn(messages, max_tokens)`` returning the reply text or a :class:`Completion`, or an
 #: awaitable of either.
-ModelFunction = Callable[
-    [list[Message], int], str | Completion | Awaitable[str | Completion]
-]
+ModelFunction = Callable[[list[Message], int], str | Completion | Awaitable[str | Completion]]
 
 
 class CallableBackend:
