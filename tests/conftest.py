@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +18,7 @@ from summarizer import Message
 # The response cache never goes into the real home cache, not even from a CLI subprocess
 # (they inherit this environment); each test also gets a fresh one (fixture below).
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="llm-digest-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 MARKER = re.compile(r"\bMK\d{3}\b")
 
