@@ -151,3 +151,14 @@ def test_cli_exit_codes(tmp_path: Path, pages: PageServer, openai_server, capsys
         main(["corpus", str(good)])
     assert exited.value.code == 2
     assert main(["corpus", str(tmp_path / "nope"), "-o", str(tmp_path / "c.jsonl")]) == 2
+
+
+def test_parquet_without_pyarrow_names_the_install(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        pytest.skip("pyarrow is installed: this checks the error when it is not")
+    table = tmp_path / "t.parquet"
+    table.write_bytes(b"PAR1")
+    with pytest.raises(ImportError, match="pip install pyarrow"):
+        digest(table, tmp_path / "o.jsonl")
