@@ -181,6 +181,8 @@ def _add_corpus(commands: Any) -> None:
     corpus.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                         help="deadline for each URL fetch")
     corpus.add_argument("--respect-robots", action="store_true", help="obey robots.txt")
+    corpus.add_argument("--no-cache", action="store_true",
+                        help="do not reuse or store finished model calls (response cache)")
     corpus.add_argument("--text-column", help="column holding the text (default text/content)")
     corpus.add_argument("--url-column", help="column holding a URL (default url/link)")
     corpus.add_argument("--id-column", help="column holding the row id (default id)")
@@ -209,6 +211,7 @@ def _run_corpus(args: argparse.Namespace) -> int:
             user_agent=args.user_agent,
             timeout=args.timeout,
             respect_robots=args.respect_robots,
+            cache=False if args.no_cache else None,
             progress=sys.stderr,
         )
     except CorpusInputError as exc:

@@ -43,6 +43,7 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_WORKERS = 16
 DEFAULT_PER_HOST = 2
 DEFAULT_TIMEOUT = 30.0
+_CACHE_IDENTITY = frozenset({"cacheable", "base_url", "model", "temperature", "extra_body"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +74,12 @@ class _LimitedBackend:
     @property
     def context_window(self) -> int | None:
         return self._backend.context_window
+
+    def __getattr__(self, name: str) -> Any:
+        # What the response cache keys on (and whether it applies) is the wrapped backend's.
+        if name in _CACHE_IDENTITY:
+            return getattr(self._backend, name)
+        raise AttributeError(name)
 
     async def acomplete(self, messages: Any, *, max_tokens: int) -> Any:
         async with self._semaphore:
@@ -174,6 +181,7 @@ async def summarize_stage(
         row["summary"] = result.summary
         row["stats"] = {
             "calls": stats.calls,
+            "cached_calls": stats.cached_calls,
             "tokens": stats.prompt_tokens + stats.completion_tokens,
             "levels": stats.levels,
         }
@@ -192,7 +200,7 @@ def write_rows(rows: Iterable[dict[str, Any]], handle: IO[str]) -> None:
         }
         if row.get("error"):
             record["error"] = row["error"]
-            record["stats"] = {"calls": 0, "tokens": 0, "levels": 0}
+            record["stats"] = {"calls": 0, "cached_calls": 0, "tokens": 0, "levels": 0}
         else:
             record["summary"] = row["summary"]
             record["stats"] = row["stats"]
@@ -247,6 +255,7 @@ async def adigest(
     timeout: float | None = None,
     respect_robots: bool = False,
     per_host: int = DEFAULT_PER_HOST,
+    cache: Any = None,
     progress: IO[str] | None = None,
 ) -> Report:
     """Async :func:`digest`."""
@@ -275,7 +284,7 @@ async def adigest(
     if isinstance(base, str):
         base = get_backend(base)
     options: dict[str, Any] = {"instruction": instruction, "language": language,
-                               "context_window": context_window}
+                               "context_window": context_window, "cache": cache}
     if target_tokens is not None:
         options["target_tokens"] = target_tokens
     context: dict[str, Any] = {
@@ -353,7 +362,8 @@ def digest(source: str | Path, out: str | Path, **options: Any) -> Report:
             the whole run), ``workers`` (documents in progress), ``backend``,
             ``instruction``, ``language``, ``target_tokens``, the column names, and the
             fetch options ``allow_private``, ``allowed_hosts``, ``user_agent``,
-            ``timeout``, ``respect_robots``, ``per_host``.
+            ``timeout``, ``respect_robots``, ``per_host``, and ``cache`` (that of
+            :class:`summarizer.Summarizer`: ``False`` disables the response cache).
 
     Returns:
         A :class:`Report`; it is also written to ``out + ".report.json"``.

@@ -46,7 +46,7 @@ def test_mixed_corpus_one_row_per_input_and_global_call_limit(
     out = tmp_path / "out.jsonl"
 
     report = digest(source, out, backend=backend, concurrency=3, workers=16,
-                    allowed_hosts=["127.0.0.1"], timeout=5.0)
+                    allowed_hosts=["127.0.0.1"], timeout=5.0, cache=False)
 
     rows = _rows(out)
     assert sorted(row["id"] for row in rows) == sorted(
@@ -77,14 +77,14 @@ def test_rerun_skips_finished_rows(tmp_path: Path, openai_server) -> None:
     for i in range(6):
         (docs / f"d{i}.md").write_text(sectioned_text(2, seed=i), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    digest(docs, out, backend=backend)
+    digest(docs, out, backend=backend, cache=False)
     # Simulate a killed run: drop two rows and cut the last line in half.
     lines = out.read_text(encoding="utf-8").splitlines()
     kept = lines[:3]
     out.write_text("\n".join(kept) + "\n" + lines[3][:10], encoding="utf-8")
     before = len(server.requests)
 
-    report = digest(docs, out, backend=backend)
+    report = digest(docs, out, backend=backend, cache=False)
 
     assert report.skipped == 3 and report.done == 3
     ids = [json.loads(line)["id"] for line in kept]
@@ -162,3 +162,20 @@ def test_parquet_without_pyarrow_names_the_install(tmp_path: Path) -> None:
     table.write_bytes(b"PAR1")
     with pytest.raises(ImportError, match="pip install pyarrow"):
         digest(table, tmp_path / "o.jsonl")
+
+
+def test_response_cache_makes_a_fresh_rerun_free(tmp_path: Path, openai_server) -> None:
+    server = openai_server(context_window=2048)
+    backend = OpenAIBackend(base_url=server.base_url, model=server.model, api_key="k")
+    table = tmp_path / "t.jsonl"
+    table.write_text('{"text": "Alpha one. Beta."}\n{"text": "Gamma two. Delta."}\n',
+                     encoding="utf-8")
+    cache = tmp_path / "cache.sqlite3"
+    digest(table, tmp_path / "a.jsonl", backend=backend, cache=cache)
+    before = len(server.requests)
+    digest(table, tmp_path / "b.jsonl", backend=backend, cache=cache)
+    assert len(server.requests) == before
+    rows = _rows(tmp_path / "b.jsonl")
+    assert [r["stats"]["cached_calls"] for r in rows] == [1, 1]
+    digest(table, tmp_path / "c.jsonl", backend=backend, cache=False)
+    assert len(server.requests) > before
