@@ -372,6 +372,8 @@ class _VisibleText(HTMLParser):
             self.parts.append(data)
 
 
+#: Length of an unclosed tail of markup beyond which its "<" are read as text up front.
+_UNCLOSED_TAIL = 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = re.compile("[\ufeff\u200b-\u200d\u2060\u00ad]")
 
@@ -379,6 +381,12 @@ _INVISIBLE = re.compile("[\ufeff\u200b-\u200d\u2060\u00ad]")
 def _visible_text(html: str) -> str:
     """All visible text of an HTML page, one block per line; ``""`` if none."""
     parser = _VisibleText()
+    tail = html[html.rfind(">") + 1:]
+    if len(tail) > _UNCLOSED_TAIL and "<" in tail:
+        # After the last ">" every "<" opens a tag that never closes, which html.parser
+        # keeps as text, but it rescans the rest of the page for each one (quadratic
+        # on a run of "<a "). Escaping them gives the same text in linear time.
+        html = html[: len(html) - len(tail)] + tail.replace("<", "&lt;")
     try:
         parser.feed(html)
         parser.close()
