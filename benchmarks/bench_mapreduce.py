@@ -106,7 +106,7 @@ def run_ours(base_url: str, window: int, text: str) -> dict[str, Any]:
     backend = summarizer.OpenAIBackend(
         MODEL, base_url=f"{base_url}/v1", api_key="bench", context_window=window
     )
-    engine = summarizer.Summarizer(backend=backend, target_tokens=OUTPUT_TOKENS)
+    engine = summarizer.Summarizer(backend=backend, target_tokens=OUTPUT_TOKENS, cache=False)
     result = engine.run(text)
     close = getattr(backend, "close", None)
     if callable(close):
@@ -271,7 +271,7 @@ def engine_overhead(window: int, text: str) -> dict[str, Any]:
     import summarizer
 
     backend = _InstantBackend(window)
-    engine = summarizer.Summarizer(backend=backend, target_tokens=OUTPUT_TOKENS)
+    engine = summarizer.Summarizer(backend=backend, target_tokens=OUTPUT_TOKENS, cache=False)
     engine.run(text[:20_000])  # warm caches (tokenizer, regexes) before timing
     backend.calls = 0
     backend.seconds = 0.0
